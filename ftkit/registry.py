@@ -1,0 +1,131 @@
+"""The provider registry: name -> provider class, loaded lazily.
+
+Built-in providers and third-party ones are found the same way, through the ``ftkit.providers``
+entry-point group, and imported only when first used, so ``import ftkit`` stays light. A provider can
+also be registered at run time with :func:`register_provider` (tests, notebooks).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from ftkit.errors import ConfigError, ProviderUnavailableError, UnknownProviderError
+
+if TYPE_CHECKING:
+    from ftkit.provider import Provider
+
+__all__ = ["ProviderInfo", "available_providers", "create_provider", "get_provider", "register_provider"]
+
+ENTRY_POINT_GROUP = "ftkit.providers"
+
+# The built-ins, also declared as entry points in pyproject.toml; kept here so a source checkout that
+# was never pip-installed still finds them. The extra is the install hint when their packages are missing.
+_BUILTINS: dict[str, tuple[str, str]] = {
+    "local": ("ftkit.providers.local:LocalProvider", "local"),
+    "openai": ("ftkit.providers.openai:OpenAIProvider", "openai"),
+    "together": ("ftkit.providers.together:TogetherProvider", "together"),
+}
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    name: str
+    target: str  # "package.module:Class", or the class's qualified name when registered directly
+    origin: str  # "built-in", "entry point (dist)", "registered"
+    extra: str | None = None
+
+
+_lock = threading.Lock()
+_targets: dict[str, ProviderInfo] = {}
+_classes: dict[str, type[Provider]] = {}
+_discovered = False
+
+
+def _discover() -> None:
+    global _discovered
+    if _discovered:
+        return
+    from importlib.metadata import entry_points
+
+    with _lock:
+        if _discovered:
+            return
+        for name, (target, extra) in _BUILTINS.items():
+            _targets.setdefault(name, ProviderInfo(name, target, "built-in", extra))
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            name = ep.name.lower()
+            builtin = _BUILTINS.get(name)
+            if builtin and builtin[0] == ep.value:
+                continue  # our own declaration of a built-in
+            dist = getattr(ep.dist, "name", None) or "unknown distribution"
+            _targets[name] = ProviderInfo(name, ep.value, f"entry point ({dist})")
+        _discovered = True
+
+
+def register_provider(name: str, provider: type[Provider] | str, *, replace: bool = False) -> None:
+    """Register a provider class (or a ``"module:Class"`` path) under ``name``."""
+    _discover()
+    name = name.lower()
+    with _lock:
+        if name in _targets and not replace:
+            raise ConfigError(f"A provider named {name!r} is already registered; pass replace=True to override it.")
+        if isinstance(provider, str):
+            _targets[name] = ProviderInfo(name, provider, "registered")
+            _classes.pop(name, None)
+        else:
+            _targets[name] = ProviderInfo(name, f"{provider.__module__}:{provider.__qualname__}", "registered")
+            _classes[name] = provider
+
+
+def available_providers() -> MappingProxyType[str, ProviderInfo]:
+    """Every known provider name, installed or not, without importing any of them."""
+    _discover()
+    return MappingProxyType(dict(sorted(_targets.items())))
+
+
+def get_provider(name: str) -> type[Provider]:
+    """The provider class registered under ``name``, imported on first use."""
+    from ftkit.provider import Provider
+
+    _discover()
+    name = name.lower()
+    if name in _classes:
+        return _classes[name]
+    info = _targets.get(name)
+    if info is None:
+        raise UnknownProviderError(name, sorted(_targets))
+    module_name, _, attr = info.target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        missing = (e.name or module_name).split(".")[0]
+        if info.extra:
+            raise ProviderUnavailableError(name, missing, info.extra) from e
+        raise ConfigError(f"Provider {name!r} ({info.target}) could not be imported: {e}") from e
+    cls = getattr(module, attr, None)
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise ConfigError(f"{info.target} (provider {name!r}) is not a subclass of ftkit.provider.Provider.")
+    with _lock:
+        _classes[name] = cls
+    return cls
+
+
+def create_provider(name: str, **config: Any) -> Provider:
+    """An instance of provider ``name`` with its connection settings (``api_key=``, ``base_url=``...)."""
+    cls = get_provider(name)
+    try:
+        return cls(**config)
+    except TypeError as e:
+        raise ConfigError(f"Provider {name!r} does not take these settings: {e}") from None
+
+
+def _reset_for_tests() -> None:
+    global _discovered
+    with _lock:
+        _targets.clear()
+        _classes.clear()
+        _discovered = False

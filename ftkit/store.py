@@ -1,0 +1,355 @@
+"""The job store: a sqlite file (default ``~/.ftkit/jobs.db``, or ``$FTKIT_HOME/jobs.db``).
+
+It records every job before its first side effect, the provider's state for it (remote ids, file
+ids), every event seen, and the files already uploaded per provider endpoint and content hash, so any
+process can re-attach to a job after a crash and the same data is never uploaded twice.
+
+WAL mode plus ``BEGIN IMMEDIATE`` for every write make two processes writing at once safe. Secrets
+are never written here: providers hold them in memory only, and the store refuses values that look
+like the secrets it is told about.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ftkit import _secrets
+from ftkit.errors import JobNotFoundError
+from ftkit.types import JobEvent, JobState, utcnow
+
+__all__ = ["JobRecord", "JobStore", "default_home"]
+
+_SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id              TEXT PRIMARY KEY,
+    provider        TEXT NOT NULL,
+    name            TEXT,
+    state           TEXT NOT NULL,
+    raw_status      TEXT NOT NULL,
+    remote_id       TEXT,
+    spec            TEXT NOT NULL,
+    provider_data   TEXT NOT NULL DEFAULT '{}',
+    fingerprint     TEXT,
+    error           TEXT,
+    step            INTEGER,
+    total_steps     INTEGER,
+    trained_tokens  INTEGER,
+    model_id        TEXT,
+    event_cursor    TEXT,
+    estimate        TEXT,
+    actual          TEXT,
+    result          TEXT,
+    submit_owner    TEXT,
+    submitted_at    TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    finished_at     TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at);
+CREATE TABLE IF NOT EXISTS events (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id    TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    event_id  TEXT NOT NULL,
+    body      TEXT NOT NULL,
+    UNIQUE (job_id, event_id)
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    provider      TEXT NOT NULL,
+    endpoint      TEXT NOT NULL,
+    content_hash  TEXT NOT NULL,
+    file_id       TEXT NOT NULL,
+    filename      TEXT,
+    created_at    TEXT NOT NULL,
+    PRIMARY KEY (provider, endpoint, content_hash)
+);
+"""
+
+
+def default_home() -> Path:
+    """``$FTKIT_HOME`` if set, else ``~/.ftkit``."""
+    return Path(os.environ.get("FTKIT_HOME") or Path.home() / ".ftkit").expanduser()
+
+
+class JobRecord(BaseModel):
+    """One row of the jobs table, as the facade sees it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    provider: str
+    name: str | None = None
+    state: JobState
+    raw_status: str
+    remote_id: str | None = None
+    spec: dict[str, Any]
+    provider_data: dict[str, Any] = Field(default_factory=dict)
+    fingerprint: str | None = None
+    error: str | None = None
+    step: int | None = None
+    total_steps: int | None = None
+    trained_tokens: int | None = None
+    model_id: str | None = None
+    event_cursor: str | None = None
+    estimate: dict[str, Any] | None = None
+    actual: dict[str, Any] | None = Field(default=None, description="what the provider reported: tokens, cost")
+    result: dict[str, Any] | None = Field(default=None, description="the TrainedModel, once the job succeeded")
+    submit_owner: str | None = None
+    submitted_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+
+
+_JSON_COLUMNS = {"spec", "provider_data", "estimate", "actual", "result"}
+_UPDATABLE = set(JobRecord.model_fields) - {"id", "created_at"}
+
+
+class JobStore:
+    """Durable record of jobs, their events and uploaded files.
+
+    >>> store = JobStore(tmp_path / "jobs.db")                         # doctest: +SKIP
+    >>> [r.id for r in store.list_jobs(limit=5)]                      # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else default_home() / "jobs.db"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        db = self._connect()
+        db.executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
+        db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+
+    def __repr__(self) -> str:
+        return f"JobStore({str(self.path)!r})"
+
+    # -- connections ----------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None or getattr(self._local, "pid", None) != os.getpid():
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=True)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("PRAGMA busy_timeout = 30000")
+            self._local.db, self._local.pid = db, os.getpid()
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        # BEGIN IMMEDIATE takes the write lock up front, so two processes never interleave a
+        # read-modify-write and a writer waits (busy_timeout) instead of failing mid-transaction.
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # -- secrets guard ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_no_secret(text: str) -> str:
+        # A provider bug must not leak a key to disk: fail loudly instead (keys come from _secrets).
+        for secret in _secrets.known():
+            if secret in text:
+                raise ValueError("refusing to write a secret to the job store (a provider put its API key in job data)")
+        return text
+
+    # -- jobs -----------------------------------------------------------------------------------------
+
+    def create_job(self, record: JobRecord) -> JobRecord:
+        row = self._to_row(record)
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        with self._write() as db:
+            db.execute(f"INSERT INTO jobs ({columns}) VALUES ({marks})", list(row.values()))
+        return record
+
+    def get_job(self, job_id: str) -> JobRecord:
+        row = self._connect().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFoundError(job_id, f"the job store at {self.path}")
+        return self._from_row(row)
+
+    def update_job(self, job_id: str, **fields: Any) -> JobRecord:
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update job fields {sorted(unknown)}")
+        fields["updated_at"] = utcnow()
+        row = self._to_row_fields(fields)
+        assignments = ", ".join(f"{k} = ?" for k in row)
+        with self._write() as db:
+            cur = db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", [*row.values(), job_id])
+            if cur.rowcount == 0:
+                raise JobNotFoundError(job_id, f"the job store at {self.path}")
+        return self.get_job(job_id)
+
+    def claim_submission(self, job_id: str, owner: str, *, stale_after_s: float = 300.0) -> bool:
+        """Take the right to (re)submit a job. True when this owner may submit now.
+
+        Refused while another live owner holds it, so two processes attached to one interrupted job
+        never both upload and create.
+        """
+        with self._write() as db:
+            row = db.execute("SELECT submit_owner, updated_at, submitted_at FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise JobNotFoundError(job_id, f"the job store at {self.path}")
+            if row["submitted_at"] is not None:
+                return False
+            holder = row["submit_owner"]
+            if holder and holder != owner and _owner_alive(holder):
+                age = (utcnow() - datetime.fromisoformat(row["updated_at"])).total_seconds()
+                if age < stale_after_s:
+                    return False
+            db.execute(
+                "UPDATE jobs SET submit_owner = ?, updated_at = ? WHERE id = ?",
+                (owner, utcnow().isoformat(), job_id),
+            )
+        return True
+
+    def list_jobs(self, *, provider: str | None = None, state: JobState | None = None, limit: int = 50) -> list[JobRecord]:
+        sql, args = "SELECT * FROM jobs", []
+        where = []
+        if provider:
+            where.append("provider = ?")
+            args.append(provider)
+        if state:
+            where.append("state = ?")
+            args.append(state.value)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        args.append(limit)
+        return [self._from_row(r) for r in self._connect().execute(sql, args).fetchall()]
+
+    def resolve_id(self, prefix: str) -> str:
+        """A full job id from a unique prefix (``ftkit jobs show ftk-2026``)."""
+        rows = self._connect().execute(
+            "SELECT id FROM jobs WHERE id = ? OR id LIKE ? ORDER BY id LIMIT 2", (prefix, f"{prefix}%")
+        ).fetchall()
+        if len(rows) == 1 or (rows and rows[0]["id"] == prefix):
+            return rows[0]["id"]
+        if not rows:
+            raise JobNotFoundError(prefix, f"the job store at {self.path}")
+        raise JobNotFoundError(prefix, "the job store (the prefix matches several jobs; give more of the id)")
+
+    # -- events --------------------------------------------------------------------------------------
+
+    def add_events(self, job_id: str, events: Sequence[JobEvent], *, cursor: str | None = None) -> list[JobEvent]:
+        """Insert events not seen before; return only the new ones, in order. Optionally move the cursor."""
+        new: list[JobEvent] = []
+        with self._write() as db:
+            for event in events:
+                body = self._check_no_secret(event.model_dump_json())
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO events (job_id, event_id, body) VALUES (?, ?, ?)",
+                    (job_id, event.id, body),
+                )
+                if cur.rowcount:
+                    new.append(event)
+            if cursor is not None:
+                db.execute(
+                    "UPDATE jobs SET event_cursor = ?, updated_at = ? WHERE id = ?",
+                    (cursor, utcnow().isoformat(), job_id),
+                )
+        return new
+
+    def events_after(self, job_id: str, seq: int = 0) -> list[tuple[int, JobEvent]]:
+        rows = self._connect().execute(
+            "SELECT seq, body FROM events WHERE job_id = ? AND seq > ? ORDER BY seq", (job_id, seq)
+        ).fetchall()
+        return [(r["seq"], JobEvent.model_validate_json(r["body"])) for r in rows]
+
+    # -- uploads -------------------------------------------------------------------------------------
+
+    def find(self, provider: str, endpoint: str, content_hash: str) -> str | None:
+        row = self._connect().execute(
+            "SELECT file_id FROM uploads WHERE provider = ? AND endpoint = ? AND content_hash = ?",
+            (provider, endpoint, content_hash),
+        ).fetchone()
+        return row["file_id"] if row else None
+
+    def record(self, provider: str, endpoint: str, content_hash: str, file_id: str, filename: str = "") -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?, ?)",
+                (provider, endpoint, content_hash, file_id, filename, utcnow().isoformat()),
+            )
+
+    def forget(self, provider: str, endpoint: str, content_hash: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM uploads WHERE provider = ? AND endpoint = ? AND content_hash = ?",
+                (provider, endpoint, content_hash),
+            )
+
+    # -- row mapping ---------------------------------------------------------------------------------
+
+    def _to_row(self, record: JobRecord) -> dict[str, Any]:
+        return self._to_row_fields(record.model_dump())
+
+    def _to_row_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key in _JSON_COLUMNS and value is not None:
+                value = self._check_no_secret(json.dumps(value, default=str, sort_keys=True))
+            elif isinstance(value, JobState):
+                value = value.value
+            elif isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, str):
+                value = self._check_no_secret(value)
+            row[key] = value
+        return row
+
+    @staticmethod
+    def _from_row(row: sqlite3.Row) -> JobRecord:
+        data = dict(row)
+        for key in _JSON_COLUMNS:
+            if data.get(key) is not None:
+                data[key] = json.loads(data[key])
+        return JobRecord.model_validate(data)
+
+
+def process_owner() -> str:
+    """An owner tag for this process: ``host:pid``."""
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_alive(owner: str) -> bool:
+    import socket
+
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine: trust the staleness timeout instead
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,37 @@
+"""Test support shipped with ftkit, for its own tests and for users' and plugin authors' tests.
+
+* :class:`ProviderConformance` / :class:`ProviderHarness`: the suite every provider must pass.
+* :func:`tiny_model`: a tiny causal LM with an offline-trained tokenizer and chat template.
+* :func:`openai_server` / :func:`together_server`: wire-compatible emulators on 127.0.0.1.
+* :func:`colour_examples` / :func:`preference_examples`: small deterministic datasets.
+
+Everything loads lazily: importing this package imports neither pytest nor torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ProviderConformance": "ftkit.testing.conformance",
+    "ProviderHarness": "ftkit.testing.conformance",
+    "tiny_model": "ftkit.testing.tiny",
+    "openai_server": "ftkit.testing.openai_server",
+    "together_server": "ftkit.testing.together_server",
+    "colour_examples": "ftkit.testing.samples",
+    "preference_examples": "ftkit.testing.samples",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ftkit.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

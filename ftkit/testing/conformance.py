@@ -1,0 +1,254 @@
+"""The provider conformance suite: one set of tests every provider must pass.
+
+Shipped in the package (fsspec style) so a third-party provider runs exactly the suite the built-ins
+run. A provider supplies a :class:`ProviderHarness` that knows how to reach it in tests (a tiny local
+model, an emulator on 127.0.0.1, ...), then::
+
+    # tests/test_my_provider.py
+    from ftkit.testing import ProviderConformance, ProviderHarness
+
+    class MyHarness(ProviderHarness):
+        name = "myprovider"
+        def job_kwargs(self):
+            return {"provider": "myprovider", "model": "base-1", "api_key": "test-key-123456"}
+
+    class TestMyProvider(ProviderConformance):
+        harness_class = MyHarness
+
+Every test drives the public API (:class:`ftkit.FineTuneJob`), the same code path a user's call runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from ftkit.errors import (
+    AuthenticationError,
+    DatasetError,
+    JobCancelledError,
+    JobNotFoundError,
+    JobStateError,
+    UnsupportedSettingError,
+)
+from ftkit.job import FineTuneJob
+from ftkit.model import TrainedModel
+from ftkit.registry import get_provider
+from ftkit.store import JobStore
+from ftkit.testing.samples import colour_examples
+from ftkit.types import JobState, JobStatus
+
+__all__ = ["ProviderConformance", "ProviderHarness"]
+
+
+class ProviderHarness:
+    """How the conformance suite reaches one provider. Override what differs."""
+
+    #: the provider's registry name
+    name: ClassVar[str]
+    #: FineTuneJob keyword arguments this provider must refuse before any side effect, or None
+    unsupported: ClassVar[dict[str, Any] | None] = None
+    #: seconds a test job may take before the suite gives up
+    timeout: ClassVar[float] = 300.0
+    #: an API key the suite checks never reaches the store, events, reprs or errors (None: no keys)
+    secret: ClassVar[str | None] = None
+
+    def setup(self, workdir: Path) -> None:
+        """Start servers, build models. Called once per test class, with a private directory."""
+
+    def teardown(self) -> None:
+        """Stop what setup started."""
+
+    def job_kwargs(self) -> dict[str, Any]:
+        """FineTuneJob keyword arguments (provider, model, credentials, options) for a quick job."""
+        raise NotImplementedError
+
+    def slow_job_kwargs(self) -> dict[str, Any]:
+        """Arguments for a job that runs long enough to be cancelled mid-way."""
+        return self.job_kwargs()
+
+    def train_data(self) -> list[dict[str, Any]]:
+        """The training examples for the quick job (default: a 16-example colour task)."""
+        return colour_examples(16)
+
+    def bad_credentials(self) -> dict[str, Any] | None:
+        """Keyword overrides that make the provider refuse the credentials, or None if it has none."""
+        return None
+
+
+class ProviderConformance:
+    """Mix into a test class and set ``harness_class``; every test must pass for every provider."""
+
+    harness_class: ClassVar[type[ProviderHarness]]
+
+    # -- fixtures -------------------------------------------------------------------------------------
+
+    @pytest.fixture(scope="class")
+    def harness(self, tmp_path_factory: pytest.TempPathFactory):
+        harness = self.harness_class()
+        harness.setup(tmp_path_factory.mktemp(f"harness-{harness.name}"))
+        try:
+            yield harness
+        finally:
+            harness.teardown()
+
+    @pytest.fixture(scope="class")
+    def store(self, tmp_path_factory: pytest.TempPathFactory) -> JobStore:
+        return JobStore(tmp_path_factory.mktemp("conformance-store") / "jobs.db")
+
+    @pytest.fixture(scope="class")
+    def finished_job(self, harness: ProviderHarness, store: JobStore) -> tuple[FineTuneJob, TrainedModel]:
+        """One job run to success, shared by the tests that inspect a finished job."""
+        job = FineTuneJob(train=harness.train_data(), store=store, **harness.job_kwargs())
+        job.start()
+        model = job.wait(timeout=harness.timeout)
+        return job, model
+
+    def make_job(self, harness: ProviderHarness, store: JobStore, **overrides: Any) -> FineTuneJob:
+        kwargs = {**harness.job_kwargs(), **overrides}
+        kwargs.setdefault("train", harness.train_data())
+        return FineTuneJob(store=store, **kwargs)
+
+    # -- registration and checks before any side effect ------------------------------------------------
+
+    def test_registered_under_its_name(self, harness: ProviderHarness) -> None:
+        cls = get_provider(harness.name)
+        assert cls.name == harness.name
+        assert cls.capabilities, "a provider must declare its capabilities"
+
+    def test_unknown_option_is_refused(self, harness: ProviderHarness, store: JobStore) -> None:
+        kwargs = harness.job_kwargs()
+        options = {**kwargs.pop("options", {}), "no_such_option": 1}
+        with pytest.raises(UnsupportedSettingError, match="no_such_option"):
+            self.make_job(harness, store, **kwargs, options=options)
+
+    def test_unsupported_setting_is_refused_before_side_effects(self, harness: ProviderHarness, store: JobStore) -> None:
+        if harness.unsupported is None:
+            pytest.skip(f"{harness.name} honours every neutral setting")
+        before = len(store.list_jobs(limit=1000))
+        with pytest.raises(UnsupportedSettingError):
+            self.make_job(harness, store, **harness.unsupported)
+        assert len(store.list_jobs(limit=1000)) == before
+
+    def test_bad_data_is_refused_before_anything_starts(self, harness: ProviderHarness, store: JobStore) -> None:
+        bad = [*harness.train_data(), {"messages": [{"role": "user", "content": "no answer"}]}, {"foo": 1}]
+        job = self.make_job(harness, store, train=bad)
+        report = job.validate()
+        assert not report.ok and report.errors
+        with pytest.raises(DatasetError) as info:
+            job.start()
+        assert info.value.report.errors
+        with pytest.raises(JobStateError):
+            job.status()  # nothing was recorded, so there is nothing to follow
+
+    def test_estimate_counts_tokens(self, harness: ProviderHarness, store: JobStore) -> None:
+        estimate = self.make_job(harness, store).estimate()
+        assert estimate.provider == harness.name
+        assert estimate.tokens.examples == len(harness.train_data())
+        assert estimate.tokens.total_tokens > estimate.tokens.trained_tokens > 0
+        assert estimate.epochs >= 1
+        assert estimate.assumptions, "an estimate states what it assumes"
+
+    # -- the lifecycle ------------------------------------------------------------------------------------
+
+    def test_job_succeeds_with_a_model(self, finished_job: tuple[FineTuneJob, TrainedModel]) -> None:
+        job, model = finished_job
+        status = job.status()
+        assert status.state is JobState.SUCCEEDED
+        assert status.raw_status, "the provider's own status is kept"
+        assert status.finished_at is not None
+        assert model.provider == job.spec.provider and model.model_id
+        assert model.job_id == job.id
+
+    def test_status_round_trips_through_json(self, finished_job: tuple[FineTuneJob, TrainedModel]) -> None:
+        job, model = finished_job
+        status = job.status()
+        assert JobStatus.model_validate_json(status.model_dump_json()) == status
+        assert TrainedModel.model_validate_json(model.model_dump_json()) == model
+
+    def test_events_are_ordered_and_unique(self, finished_job: tuple[FineTuneJob, TrainedModel]) -> None:
+        job, _ = finished_job
+        events = list(job.events())
+        assert events, "a finished job has a log"
+        ids = [e.id for e in events]
+        assert len(ids) == len(set(ids)), "no event is yielded twice"
+        provider_events = [e for e in events if e.type != "ftkit"]
+        times = [e.time for e in provider_events]
+        assert times == sorted(times), "events come oldest first"
+        assert list(job.events()) == events, "a second read gives the same log"
+
+    def test_attach_sees_the_same_job(self, finished_job: tuple[FineTuneJob, TrainedModel], store: JobStore) -> None:
+        job, model = finished_job
+        again = FineTuneJob.attach(job.id, store=store, **_connection(job))
+        assert again.spec == job.spec
+        assert again.status() == job.status()
+        assert [e.id for e in again.events()] == [e.id for e in job.events()]
+        assert again.result().model_id == model.model_id
+
+    def test_attach_by_unique_prefix(self, finished_job: tuple[FineTuneJob, TrainedModel], store: JobStore) -> None:
+        job, _ = finished_job
+        assert FineTuneJob.attach(job.id[:-2], store=store, **_connection(job)).id == job.id
+
+    def test_cancel_after_the_end_is_refused(self, finished_job: tuple[FineTuneJob, TrainedModel]) -> None:
+        job, _ = finished_job
+        with pytest.raises(JobStateError, match="already ended"):
+            job.cancel()
+
+    def test_unknown_job_id(self, store: JobStore) -> None:
+        with pytest.raises(JobNotFoundError):
+            FineTuneJob.attach("ftk-00000000-000000-000000", store=store)
+
+    def test_generate_answers_each_prompt(self, finished_job: tuple[FineTuneJob, TrainedModel]) -> None:
+        _, model = finished_job
+        prompts = ["What colour is snow?", [{"role": "user", "content": "What colour is grass?"}]]
+        answers = model.generate(prompts, max_new_tokens=8)
+        assert len(answers) == 2
+        assert all(isinstance(a.text, str) for a in answers)
+
+    def test_cancel_a_running_job(self, harness: ProviderHarness, store: JobStore) -> None:
+        job = self.make_job(harness, store, **harness.slow_job_kwargs())
+        job.start()
+        status = job.cancel()
+        assert status.state in (JobState.CANCELLED, JobState.RUNNING, JobState.QUEUED, JobState.PENDING)
+        with pytest.raises(JobCancelledError):
+            job.wait(timeout=harness.timeout)
+        assert job.status().state is JobState.CANCELLED
+
+    def test_bad_credentials_are_reported(self, harness: ProviderHarness, store: JobStore) -> None:
+        overrides = harness.bad_credentials()
+        if overrides is None:
+            pytest.skip(f"{harness.name} takes no credentials")
+        job = self.make_job(harness, store, **overrides)
+        with pytest.raises(AuthenticationError) as info:
+            job.start()
+        for value in overrides.values():
+            if isinstance(value, str) and len(value) >= 8:
+                assert value not in str(info.value)
+
+    def test_secret_never_reaches_store_events_or_reprs(
+        self, harness: ProviderHarness, finished_job: tuple[FineTuneJob, TrainedModel], store: JobStore
+    ) -> None:
+        if harness.secret is None:
+            pytest.skip(f"{harness.name} uses no secret")
+        job, model = finished_job
+        texts = [repr(job), repr(job.provider), repr(model), model.model_dump_json(), job.status().model_dump_json()]
+        texts += [e.model_dump_json() for e in job.events()]
+        texts.append(json.dumps(job.record.model_dump(mode="json")))
+        for text in texts:
+            assert harness.secret not in text
+        for path in store.path.parent.glob(f"{store.path.name}*"):  # the db and its WAL
+            assert harness.secret.encode() not in path.read_bytes()
+
+
+def _connection(job: FineTuneJob) -> dict[str, Any]:
+    """The connection settings of a live job, for attaching in the same test process."""
+    provider = job.provider
+    conn: dict[str, Any] = {}
+    if getattr(provider, "_api_key", None) is not None:
+        conn["api_key"] = provider._api_key.get_secret_value()
+    if provider.base_url:
+        conn["base_url"] = provider.base_url
+    return conn

@@ -1,0 +1,67 @@
+"""`LocalOptions`: the ``options={...}`` a local job accepts, each with the default ftkit picks and why."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ftkit.provider import ProviderOptions
+
+__all__ = ["LocalOptions"]
+
+
+class LocalOptions(ProviderOptions):
+    """Settings of ``provider="local"`` beyond the neutral ``JobSpec`` ones. ``None`` = chosen for the device."""
+
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="where to train; 'auto' picks CUDA, then Apple MPS, then CPU"
+    )
+    num_processes: int = Field(
+        1, ge=1, description="processes to launch through accelerate (DDP); one per GPU, or several CPU ranks (gloo)"
+    )
+    accelerate_config: str | None = Field(
+        None, description="an accelerate config file (multi-node, FSDP, DeepSpeed) passed to `accelerate launch`"
+    )
+    max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps (overrides epochs)")
+    gradient_accumulation_steps: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    packing: bool = Field(False, description="pack several examples into each row (best-fit decreasing)")
+    padding_free: bool = Field(
+        False, description="concatenate each batch into one row with no padding (no truncation to max_seq_length)"
+    )
+    loss_on: Literal["assistant", "all"] = Field(
+        "assistant", description="'assistant': loss on assistant/completion tokens only; 'all': every token"
+    )
+    chat_template: str | None = Field(
+        None, description="a Jinja chat template (text or path) to use instead of the tokenizer's own"
+    )
+    gradient_checkpointing: bool | None = Field(
+        None, description="trade compute for memory; None: on for CUDA models above 1B parameters, off otherwise"
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="training precision; 'auto': bf16 on CUDA where supported, fp32 on CPU and MPS"
+    )
+    target_modules: str | list[str] = Field(
+        "all-linear", description="LoRA target modules: 'all-linear' or a list of module names"
+    )
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="fraction of steps spent warming up the learning rate")
+    lr_scheduler: str = Field("linear", description="learning-rate schedule: linear, cosine, constant, ...")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    dpo_beta: float = Field(0.1, gt=0, description="DPO: strength of the KL penalty towards the reference model")
+    logging_steps: int = Field(10, ge=1, description="write a metrics event every N steps")
+    eval_steps: int | None = Field(
+        None, ge=1, description="evaluate on the validation set every N steps; None: with each checkpoint"
+    )
+    save_steps: int | None = Field(
+        None, ge=1, description="checkpoint every N steps; None: about 10 checkpoints per run (at least every 50 steps)"
+    )
+    save_total_limit: int = Field(2, ge=1, description="checkpoints kept on disk (the best one is always kept)")
+    early_stopping_patience: int | None = Field(
+        None, ge=1, description="stop when validation loss has not improved for N evaluations (needs validation)"
+    )
+    report_to: list[Literal["wandb", "tensorboard", "mlflow"]] = Field(
+        default_factory=list, description="experiment trackers to log to, besides ftkit's own events"
+    )
+    output_dir: str | None = Field(
+        None, description="where the final adapter or model goes; default: <run dir>/output"
+    )

@@ -1,0 +1,173 @@
+"""The training process of a local job: ``python -m ftkit.providers.local._worker RUN_DIR``.
+
+Started detached by :class:`LocalProvider` (or once per rank by ``accelerate launch``). It reads
+``config.json``, trains, and reports only through the run directory, so nobody needs to stay attached.
+Rank 0 writes status and events; every rank trains.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ._rundir import RunDir
+
+_stop_requested = False
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # first SIGTERM: stop after this step with a checkpoint; a second one uses the default (die now)
+    global _stop_requested
+    _stop_requested = True
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _quiet_libraries() -> None:
+    """Replace the libraries' progress bars and known deprecation noise by ftkit's own events."""
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    for pattern in (".*is_gradient_checkpointing.*", ".*gradient_checkpointing.*deprecated.*",
+                    ".*torch.jit.*", ".*Merge lora module to 4-bit.*"):
+        warnings.filterwarnings("ignore", message=pattern)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    import logging
+
+    for name in ("transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes", "torch.distributed"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def main(run_path: str) -> int:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    run = RunDir(run_path)
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    _quiet_libraries()
+    try:
+        return _train(run, is_main)
+    except BaseException as e:  # the run dir must say why the run died, whatever it was
+        traceback.print_exc()
+        if is_main:
+            message = str(e) or type(e).__name__
+            run.update_status(state="failed", raw_status="error", error=message)
+            run.append_event(f"training failed: {message}", level="error", type="error")
+        return 1
+
+
+def _train(run: RunDir, is_main: bool) -> int:
+    from ftkit.spec import JobSpec
+
+    from ._options import LocalOptions
+
+    config = run.read_config()
+    spec = JobSpec.from_dict(config["spec"])
+    options = LocalOptions.model_validate(spec.options)
+    if config.get("hub_offline"):
+        os.environ["HF_HUB_OFFLINE"] = "1"  # a hub id then fails in a second, not after 50 s of retries
+    if is_main:
+        run.update_status(state="running", raw_status="loading", worker_pid=os.getpid())
+        run.append_event("loading model and data", type="loading")
+
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.utils.logging.set_verbosity_error()
+
+    from ._callbacks import RunDirCallback
+    from ._data import load_rows
+    from ._settings import detect_device, resolve
+    from ._training import build_trainer
+
+    device = detect_device(options.device)
+    settings = resolve(spec, options, device=device, n_params=_count_params(spec.model))
+    transformers.set_seed(settings.seed)
+    train_rows = load_rows(spec.train, spec.method)
+    eval_rows = load_rows(spec.validation, spec.method) if spec.validation else None
+    status = run.read_status()
+    resume_from = status.get("resume_from")
+    if is_main:
+        described = ", ".join(f"{k}={v}" for k, v in settings.to_dict().items())
+        run.append_event(f"settings: {described}", type="settings")
+    callback = RunDirCallback(run, is_main=is_main, stop_signal=lambda: _stop_requested or run.cancel_requested)
+    trainer = build_trainer(spec, options, settings, train_rows=train_rows, eval_rows=eval_rows,
+                            output_dir=run.checkpoints, callbacks=[callback])
+    if _stop_requested or run.cancel_requested:
+        return _finish_cancelled(run, is_main, step=status.get("step"))
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    if callback.cancelled:
+        return _finish_cancelled(run, is_main, step=trainer.state.global_step)
+    _save_output(trainer, run, options, result, is_main)
+    return 0
+
+
+def _finish_cancelled(run: RunDir, is_main: bool, step: int | None) -> int:
+    if is_main:
+        kept = run.last_checkpoint_step()
+        note = f"; checkpoint at step {kept} kept, resume() continues from it" if kept else ""
+        run.update_status(state="cancelled", raw_status="cancelled", step=step)
+        run.append_event(f"cancelled at step {step}{note}", type="cancelled", step=step)
+    return 0
+
+
+def _save_output(trainer: Any, run: RunDir, options: Any, result: Any, is_main: bool) -> None:
+    """Write the adapter (or full model) + tokenizer + metrics, and only then declare success."""
+    import json
+    import shutil
+
+    final = Path(options.output_dir) if options.output_dir else run.output
+    staging = final.with_name(f".{final.name}.partial")
+    if is_main and staging.exists():
+        shutil.rmtree(staging)
+    trainer.save_model(str(staging))  # collective under FSDP: every rank calls it
+    if not is_main:
+        return
+    state = trainer.state
+    metrics = {k: float(v) for k, v in result.metrics.items() if isinstance(v, (int, float))}
+    evals = [h["eval_loss"] for h in state.log_history if "eval_loss" in h]
+    if evals:
+        metrics["eval_loss"] = float(evals[-1])
+        metrics["best_eval_loss"] = float(min(evals))
+    metrics["trained_tokens"] = float(state.num_input_tokens_seen or 0)
+    metrics["global_step"] = float(state.global_step)
+    (staging / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+    if final.exists():
+        shutil.rmtree(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, final)
+    run.update_status(state="succeeded", raw_status="completed", step=state.global_step,
+                      total_steps=state.max_steps, output=str(final), trained_tokens=int(metrics["trained_tokens"]),
+                      metrics=metrics)
+    run.append_event(f"saved the trained model to {final}", type="output", step=state.global_step,
+                     total_steps=state.max_steps, metrics=metrics)
+
+
+def _count_params(model: str) -> int | None:
+    """Parameters of a local safetensors model from its headers (no weights loaded); None for hub ids."""
+    directory = Path(model)
+    files = sorted(directory.glob("*.safetensors")) if directory.is_dir() else []
+    if not files:
+        return None
+    from safetensors import safe_open
+
+    total = 0
+    for file in files:
+        with safe_open(str(file), framework="pt") as f:
+            for key in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                count = 1
+                for dim in f.get_slice(key).get_shape():
+                    count *= dim
+                total += count
+    return total
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,165 @@
+"""From a `JobSpec` to the keyword arguments of ``client.fine_tuning.create``, and checks against the
+model's limits (``GET /v1/fine-tunes/models/limits``) before anything is uploaded or created.
+
+Only settings the user chose are passed, so Together's own defaults apply to the rest (and a later
+change of a default on Together's side is honoured). Two exceptions, on purpose: ``lora`` is always
+explicit (the sync SDK would otherwise let the server pick), and ``suffix`` always carries ftkit's tag
+so an interrupted create can be found again by listing jobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from typing import Any
+
+from ftkit.errors import MissingCredentialsError
+from ftkit.spec import Adapter, JobSpec, Method
+
+from ._options import TogetherOptions
+
+__all__ = ["MAX_USER_SUFFIX", "create_kwargs", "job_tag", "limit_problems", "remote_suffix", "spec_problems"]
+
+#: Together appends the suffix to the output model name and allows 40 characters.
+MAX_SUFFIX = 40
+_TAG_LENGTH = 14  # "ftk-" + 10 hex digits
+#: longest user suffix that still leaves room for ftkit's tag
+MAX_USER_SUFFIX = MAX_SUFFIX - _TAG_LENGTH - 1
+WANDB_KEY_ENV = "WANDB_API_KEY"
+
+
+def job_tag(job_id: str) -> str:
+    """A short, stable tag naming the ftkit job on Together (it rides in the job's ``suffix``).
+
+    >>> job_tag("ftk-2026-abc") == job_tag("ftk-2026-abc") and len(job_tag("x")) == 14
+    True
+    """
+    return "ftk-" + hashlib.sha256(job_id.encode()).hexdigest()[:10]
+
+
+def remote_suffix(spec: JobSpec, job_id: str) -> str:
+    """The user's suffix (if any) followed by ftkit's tag: ``support-bot-ftk-1a2b3c4d5e``."""
+    user = re.sub(r"[^A-Za-z0-9_-]+", "-", spec.suffix or "").strip("-")
+    tag = job_tag(job_id)
+    return f"{user}-{tag}" if user else tag
+
+
+def create_kwargs(
+    spec: JobSpec,
+    options: TogetherOptions,
+    *,
+    job_id: str,
+    training_file: str,
+    validation_file: str | None,
+) -> dict[str, Any]:
+    """Arguments for ``client.fine_tuning.create`` (the SDK builds the wire body from them).
+
+    The W&B key is read from ``WANDB_API_KEY`` here, at call time, and never stored.
+    """
+    kwargs: dict[str, Any] = {
+        "training_file": training_file,
+        "lora": spec.adapter != Adapter.FULL,
+        "training_method": spec.method.value,
+        "suffix": remote_suffix(spec, job_id),
+    }
+    if options.from_checkpoint:
+        kwargs["from_checkpoint"] = options.from_checkpoint  # the model comes from the checkpoint
+    else:
+        kwargs["model"] = spec.model
+    if validation_file:
+        kwargs["validation_file"] = validation_file
+
+    neutral = {
+        "n_epochs": spec.epochs,
+        "learning_rate": spec.learning_rate,
+        "batch_size": spec.batch_size,
+        "max_seq_length": spec.max_seq_length,
+        "random_seed": spec.seed,
+        "lora_r": spec.lora_r,
+        # Together takes an int alpha and would silently truncate a float: round instead
+        "lora_alpha": None if spec.lora_alpha is None else round(spec.lora_alpha),
+        "lora_dropout": spec.lora_dropout,
+    }
+    kwargs.update({k: v for k, v in neutral.items() if v is not None})
+
+    passthrough = (
+        "n_evals", "n_checkpoints", "warmup_ratio", "lr_scheduler_type", "min_lr_ratio", "scheduler_num_cycles",
+        "max_grad_norm", "weight_decay", "gradient_accumulation_steps", "packing", "train_on_inputs",
+        "lora_trainable_modules", "train_vision", "dpo_beta", "dpo_normalize_logratios_by_length", "rpo_alpha",
+        "simpo_gamma", "early_stopping_patience", "early_stopping_min_delta", "early_stopping_warmup_evals",
+        "wandb_project_name", "wandb_name", "wandb_entity", "wandb_base_url",
+    )  # fmt: skip
+    for name in passthrough:
+        value = getattr(options, name)
+        if value is not None:
+            kwargs[name] = value
+    if options.early_stopping is not None:
+        kwargs["early_stopping_enabled"] = options.early_stopping
+    if options.uses_wandb:
+        key = os.environ.get(WANDB_KEY_ENV)
+        if not key:
+            raise MissingCredentialsError("together (Weights & Biases logging)", WANDB_KEY_ENV)
+        kwargs["wandb_api_key"] = key
+    return kwargs
+
+
+def spec_problems(spec: JobSpec, options: TogetherOptions) -> list[str]:
+    """Rules that need no network: method-specific options, suffix room, validation-only options."""
+    problems: list[str] = []
+    if spec.adapter == Adapter.QLORA:
+        problems.append("Together does not offer QLoRA; use adapter='lora' (same low-rank adapters, 16-bit base)")
+    if spec.method != Method.DPO:
+        problems += [f"options.{n} only applies to method='dpo'" for n in options.dpo_only()]
+    elif options.train_on_inputs is not None:
+        problems.append("options.train_on_inputs only applies to method='sft'")
+    if spec.suffix and len(spec.suffix) > MAX_USER_SUFFIX:
+        problems.append(
+            f"suffix must be at most {MAX_USER_SUFFIX} characters on Together (ftkit adds a "
+            f"{_TAG_LENGTH}-character job tag to find the job again after a crash)"
+        )
+    if spec.validation is None and (options.n_evals or options.early_stopping):
+        problems.append("options.n_evals and options.early_stopping need a validation dataset (validation=...)")
+    if options.early_stopping and options.n_evals is not None:
+        needed = (options.early_stopping_patience or 2) + (options.early_stopping_warmup_evals or 1) + 1
+        if options.n_evals < needed:
+            problems.append(f"early stopping needs options.n_evals >= patience + warmup_evals + 1 = {needed}")
+    return problems
+
+
+def limit_problems(spec: JobSpec, options: TogetherOptions, limits: Any) -> list[str]:
+    """Settings outside what Together allows for this model (from ``fine_tuning.model_limits``)."""
+    problems: list[str] = []
+    method = spec.method.value
+    full = spec.adapter == Adapter.FULL
+    if full and not getattr(limits, "supports_full_training", False):
+        problems.append(f"{spec.model} cannot be fully fine-tuned on Together; use adapter='lora'")
+    bounds = getattr(limits, "full_training" if full else "lora_training", None)
+    if spec.batch_size is not None and bounds is not None:
+        top = bounds.max_batch_size_dpo if method == "dpo" else bounds.max_batch_size
+        if not bounds.min_batch_size <= spec.batch_size <= top:
+            problems.append(f"batch_size must be between {bounds.min_batch_size} and {top} for {spec.model} ({method})")
+    lora = getattr(limits, "lora_training", None)
+    if not full and spec.lora_r is not None and lora is not None and spec.lora_r > lora.max_rank:
+        problems.append(f"lora_r must be at most {lora.max_rank} for {spec.model}")
+    if spec.epochs is not None and spec.epochs > limits.max_num_epochs:
+        problems.append(f"epochs must be at most {limits.max_num_epochs} on Together")
+    if options.n_evals is not None and options.n_evals > limits.max_num_evals:
+        problems.append(f"options.n_evals must be at most {limits.max_num_evals} on Together")
+    if options.n_checkpoints is not None and options.n_checkpoints > limits.max_num_checkpoints:
+        problems.append(f"options.n_checkpoints must be at most {limits.max_num_checkpoints} on Together")
+    lr = spec.learning_rate
+    if lr is not None and not limits.min_learning_rate <= lr <= limits.max_learning_rate:
+        problems.append(
+            f"learning_rate must be between {limits.min_learning_rate:g} and {limits.max_learning_rate:g} "
+            f"for {spec.model}"
+        )
+    if spec.max_seq_length is not None:
+        top = limits.max_seq_length_dpo if method == "dpo" else limits.max_seq_length_sft
+        if not limits.min_max_seq_length <= spec.max_seq_length <= top:
+            problems.append(
+                f"max_seq_length must be between {limits.min_max_seq_length} and {top} for {spec.model} ({method})"
+            )
+    if options.train_vision and not getattr(limits, "supports_vision", False):
+        problems.append(f"options.train_vision: {spec.model} is not a vision model")
+    return problems

@@ -1,0 +1,129 @@
+"""Uploading a dataset to Together exactly once, and waiting for Together's own validation of it.
+
+The SDK's ``files.upload`` does three calls: POST ``/v1/files`` (answered by a 302 to a signed URL),
+PUT of the bytes, POST ``/v1/files/{id}/preprocess``. Together deduplicates by SHA-256: a second
+upload of the same bytes gets a 409 naming the existing file, which the SDK returns instead. ftkit
+adds its own content-addressed memory (the job store's upload table) so a retried or resumed
+``start()`` reuses a file it already uploaded, after checking the file still exists.
+
+Readiness is Together's ``processing_status == "COMPLETED"``; ``INVALID_FORMAT`` carries the reason in
+``validation_report.error``, which becomes a :class:`~ftkit.errors.DatasetError` with that message.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ftkit._managed import sha256_file
+from ftkit.data.report import Issue, ValidationReport
+from ftkit.errors import DatasetError, ProviderError
+from ftkit.provider import JobContext
+
+from ._client import PROVIDER, TogetherApi
+
+__all__ = ["upload_dataset"]
+
+#: how long Together may take to validate a file before ftkit gives up waiting
+PROCESSING_TIMEOUT_S = 30 * 60
+_NOT_STARTED = ("PENDING",)
+
+
+def upload_dataset(api: TogetherApi, ctx: JobContext, path: Path, *, role: str) -> str:
+    """The Together file id of ``path`` (``role`` is "train" or "validation"), uploading it only if
+    Together does not hold it yet; returns once Together has validated it."""
+    content_hash = sha256_file(path)
+    key = f"{role}_file"
+    file_id = _reusable_file(api, ctx, key, content_hash)
+    if file_id is None:
+        file_id = _upload(api, path)
+        ctx.record_upload(api.endpoint, content_hash, file_id, path.name)
+        ctx.log(f"uploaded {path.name} to Together as {file_id}")
+    ctx.remember(**{key: file_id, f"{key}_sha256": content_hash})
+    _wait_until_processed(api, file_id, path=path, role=role)
+    return file_id
+
+
+def _reusable_file(api: TogetherApi, ctx: JobContext, key: str, content_hash: str) -> str | None:
+    """A file id this job or an earlier one got for exactly these bytes, if Together still has it."""
+    candidates = []
+    if ctx.data.get(f"{key}_sha256") == content_hash and ctx.data.get(key):
+        candidates.append(ctx.data[key])
+    remembered = ctx.find_upload(api.endpoint, content_hash)
+    if remembered and remembered not in candidates:
+        candidates.append(remembered)
+    for file_id in candidates:
+        if _exists(api, file_id):
+            return file_id
+    return None
+
+
+def _exists(api: TogetherApi, file_id: str) -> bool:
+    try:
+        api.safe(lambda c: c.files.retrieve(file_id))
+    except ProviderError as e:
+        if e.status_code == 404:
+            return False  # deleted on Together's side: upload again
+        raise
+    return True
+
+
+def _upload(api: TogetherApi, path: Path) -> str:
+    lib = api.errors.sdk.lib
+    try:
+        # Safe to retry as a whole: Together answers a repeated upload of the same bytes with the
+        # existing file (409 by checksum), so a lost answer never makes a second copy.
+        response = api.safe(lambda c: c.files.upload(path, purpose="fine-tune", check=True))
+    except lib.FileTypeError as e:
+        raise DatasetError(_report(str(e), path, code="together_local_check"), what=f"{path.name}") from e
+    return response.id
+
+
+def _wait_until_processed(api: TogetherApi, file_id: str, *, path: Path, role: str) -> None:
+    deadline = time.monotonic() + PROCESSING_TIMEOUT_S
+    interval = 0.05
+    preprocess_requested = False
+    while True:
+        file = api.safe(lambda c: c.files.retrieve(file_id))
+        status = (file.processing_status or "").upper() or None
+        if status in ("COMPLETED", None):
+            return  # None: a file that skips validation (Together reports no status for those)
+        if status == "INVALID_FORMAT":
+            report = file.validation_report
+            message = (report.error if report else None) or "Together rejected the file's format"
+            raise DatasetError(_report(message, path, code="together_invalid_format"), what=f"{role} data")
+        if status == "FAILED":
+            raise ProviderError(
+                f"Together could not process file {file_id} ({path.name}); upload it again later",
+                provider=PROVIDER,
+            )
+        if status in _NOT_STARTED and not preprocess_requested:
+            # The bytes arrived but the preprocess call never did (a lost answer before a 409 dedup
+            # hit): ask for it now; it is idempotent.
+            _request_preprocess(api, file_id)
+            preprocess_requested = True
+        if time.monotonic() > deadline:
+            raise ProviderError(
+                f"Together is still validating file {file_id} after {PROCESSING_TIMEOUT_S // 60} minutes; "
+                "call start() again later to continue",
+                provider=PROVIDER,
+            )
+        time.sleep(interval)
+        interval = min(interval * 1.5, 5.0)
+
+
+def _request_preprocess(api: TogetherApi, file_id: str) -> Any:
+    file_response = api.errors.sdk.types.FileResponse
+    return api.safe(lambda c: c.post(f"/v1/files/{file_id}/preprocess", cast_to=file_response))
+
+
+def _report(message: str, path: Path, *, code: str) -> ValidationReport:
+    issue = Issue(
+        code=code,
+        severity="error",
+        message=message,
+        hint="fix the file and start again; `ftkit validate --provider together` checks it locally",
+        file=path.name,
+    )
+    return ValidationReport(ok=False, issues=[issue])

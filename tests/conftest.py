@@ -1,0 +1,33 @@
+"""Test-wide settings: offline hub, an isolated FTKIT_HOME per test, no progress bars."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# A third-party provider ("echo") declared through the ftkit.providers entry point, as a plugin package
+# would be; importlib.metadata finds its dist-info on sys.path.
+PLUGINS = Path(__file__).parent / "plugins"
+sys.path.insert(0, str(PLUGINS))
+
+# Nothing may reach a model hub; set before any test imports transformers.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Never use a developer's real keys or endpoints by accident.
+for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TOGETHER_API_KEY", "TOGETHER_BASE_URL"):
+    os.environ.pop(_var, None)
+
+
+@pytest.fixture(autouse=True)
+def ftkit_home(tmp_path, monkeypatch):
+    """Each test gets its own job store and caches under a temporary FTKIT_HOME."""
+    home = tmp_path / "ftkit-home"
+    monkeypatch.setenv("FTKIT_HOME", str(home))
+    return home
