@@ -147,6 +147,8 @@ class JobError(FtkitError):
 class JobNotFoundError(JobError, LookupError):
     """No job with that id in the store (or at the provider)."""
 
+    exit_code = 2
+
     def __init__(self, job_id: str, where: str = "the job store"):
         self.job_id = job_id
         super().__init__(f"No job {job_id!r} in {where}. Run `ftkit jobs list` to see the known jobs.")

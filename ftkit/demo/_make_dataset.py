@@ -1,8 +1,8 @@
 """Writes the bundled demo data (run once; the JSONL output is committed): ``python -m ftkit.demo._make_dataset``.
 
-* ``data/tickets_{train,validation,test}.jsonl``: support tickets of "Northwind", a company selling a
+* ``tickets_{train,validation,test}.jsonl``: support tickets of "Northwind", a company selling a
   smart-home hub and a cloud plan, routed to one of seven queues. Chat format, one system prompt.
-* ``data/general_instructions.jsonl``: a small general-instruction set for regression checks (what a
+* ``general_instructions.jsonl``: a small general-instruction set for regression checks (what a
   fine-tune forgot), answers short enough to score with ``contains`` and chrF.
 
 Tickets are written from hand-made templates per queue with varied slots, openers and sign-offs,
@@ -16,7 +16,8 @@ import json
 import random
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+# next to this module, so the package data patterns ("*.jsonl") ship them in the wheel
+DATA_DIR = Path(__file__).resolve().parent
 
 QUEUES = ("account", "billing", "returns", "sales", "security", "shipping", "technical")
 

@@ -21,15 +21,20 @@ __all__ = ["Gpu", "find_gpu", "load_gpus"]
 
 
 class Gpu(BaseModel):
-    """One GPU model. ``memory_gb`` is usable GiB; ``bf16_tflops`` is the dense peak."""
+    """One GPU model. ``memory_gib`` is its memory as sold ("80GB" is GiB); ``bf16_tflops`` the dense peak."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    memory_gb: float = Field(gt=0)
+    memory_gib: float = Field(gt=0)
     bf16_tflops: float = Field(gt=0)
     tflops_source: str
     price: Price
+
+    @property
+    def memory_gb(self) -> float:
+        """Memory in GB (10^9 bytes), the unit of every ftkit estimate."""
+        return self.memory_gib * 2**30 / 1e9
 
 
 @functools.lru_cache(maxsize=8)

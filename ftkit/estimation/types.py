@@ -23,6 +23,9 @@ class TokenCount(BaseModel):
     capped_examples: int = Field(default=0, description="examples above the per-example cap, counted at the cap")
     truncated_tokens: int = Field(default=0, description="tokens beyond max_seq_length that would be cut")
     validation_tokens: int = Field(default=0, description="tokens in the validation file, if any")
+    validation_examples: int = Field(default=0, ge=0)
+    max_example_tokens: int = Field(default=0, description="tokens of the longest example (before any cap)")
+    mean_example_tokens: float = Field(default=0.0, description="mean tokens per example")
 
 
 class GpuFit(BaseModel):
@@ -38,6 +41,8 @@ class GpuFit(BaseModel):
     duration_hours: float | None = None
     price_per_hour_usd: float | None = None
     cost_usd: float | None = None
+    batch_size: int | None = Field(default=None, description="the per-device batch the memory figure is for")
+    peak_bf16_tflops: float | None = None
 
 
 class Estimate(BaseModel):
@@ -66,3 +71,11 @@ class Estimate(BaseModel):
     duration_hours: float | None = None
     assumptions: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(
+        default_factory=list, description="what stops the job (a retired model, job creation ended...)"
+    )
+    gpu: str | None = Field(default=None, description="local: the GPU cost_usd and duration_hours refer to")
+    inference_usd_per_1m: dict[str, float] = Field(
+        default_factory=dict, description="managed fine-tuned model prices per 1M tokens: input, cached_input, output"
+    )
+    training_flops: float | None = Field(default=None, description="local: total training FLOPs")

@@ -10,28 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ftkit.store import default_home
 from ftkit.types import Generation, GenerationSettings
 
 __all__ = ["PredictionCache", "cache_dir", "model_identity", "prediction_key"]
 
 
-def ftkit_home() -> Path:
-    if os.environ.get("FTKIT_HOME"):
-        return Path(os.environ["FTKIT_HOME"]).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("ftkit"))
-
-
 def cache_dir() -> Path:
-    return ftkit_home() / "cache" / "predictions"
+    return default_home() / "cache" / "predictions"
 
 
 def _files_fingerprint(directory: Path) -> list[tuple[str, int, int]]:

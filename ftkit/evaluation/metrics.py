@@ -175,6 +175,7 @@ class ScoringInput:
 
     predictions: Sequence[str]
     references: Sequence[str]
+    prompts: Sequence[list[dict[str, Any]]] = ()
     examples: Sequence[dict[str, Any]] = ()
     generations: Sequence[Generation] = ()
     #: the evaluated model (a TrainedModel), for metrics that need it (perplexity)

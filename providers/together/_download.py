@@ -33,19 +33,22 @@ def extract_tar_zst(archive: Path, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".ftkit-unpack-") as tmp:
         staging = Path(tmp)
-        with archive.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as stream:
-            with tarfile.open(fileobj=stream, mode="r|") as tar:
-                for member in tar:
-                    target = _safe_target(staging, member)
-                    if member.isdir():
-                        target.mkdir(parents=True, exist_ok=True)
-                        continue
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    source = tar.extractfile(member)
-                    if source is None:  # pragma: no cover - regular files always have data
-                        continue
-                    with target.open("wb") as out:
-                        shutil.copyfileobj(source, out)
+        with (
+            archive.open("rb") as raw,
+            zstandard.ZstdDecompressor().stream_reader(raw) as stream,
+            tarfile.open(fileobj=stream, mode="r|") as tar,
+        ):
+            for member in tar:
+                target = _safe_target(staging, member)
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source = tar.extractfile(member)
+                if source is None:  # pragma: no cover - regular files always have data
+                    continue
+                with target.open("wb") as out:
+                    shutil.copyfileobj(source, out)
         root = _single_folder(staging)
         for item in root.iterdir():
             destination = dest / item.name

@@ -1,0 +1,483 @@
+"""`openai_server()`: an offline emulator of the OpenAI fine-tuning API that the real ``openai`` client talks to.
+
+It is a real HTTP server on 127.0.0.1 (threads, no network) speaking the wire protocol of the installed
+SDK: file upload (multipart), listing, retrieval, content download, the fine-tuning job endpoints
+(create, list with metadata filter, retrieve, cancel, events, checkpoints) and chat completions.
+Jobs move ``validating_files -> queued -> running -> succeeded`` on a fast clock, log a metrics event
+per step, write a result CSV and report ``trained_tokens``. It is strict: an unknown or misplaced
+request field gets the 400 the real service sends. Use it in your own tests::
+
+    from openai import OpenAI
+    from ftkit.testing import openai_server
+
+    with openai_server() as server:
+        client = OpenAI(api_key=server.api_key, base_url=server.base_url)
+        ...                                     # or FineTuneJob(provider="openai", base_url=server.base_url, ...)
+        assert len(server.uploads) == 1         # what the emulator saw
+        server.faults.add("GET", "/v1/fine_tuning/jobs/{id}", status=429, retry_after=0.05)
+        server.fail_next_job("The job failed due to an internal error.")
+
+See :mod:`ftkit.testing._openai_jobs` for how emulated models answer chat completions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ftkit.testing._http import EmulatorServer, HTTPError, Request, Response
+from ftkit.testing._openai_jobs import (
+    BASE_ANSWER,
+    AnswerBook,
+    DataCheck,
+    Plan,
+    Timing,
+    check_training_data,
+    count_tokens,
+    metrics_csv,
+    plan_job,
+)
+from ftkit.testing._openai_schema import check_chat_request, check_job_request, invalid
+
+__all__ = ["BASE_ANSWER", "OpenAIEmulator", "openai_server"]
+
+_FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+_TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+@dataclass
+class _File:
+    obj: dict[str, Any]
+    content: bytes
+
+
+@dataclass
+class _Job:
+    obj: dict[str, Any]  # the fields that do not change with time
+    created: float  # emulated unix time
+    plan: Plan
+    tokens: int
+    book: AnswerBook
+    cancelled_at: float | None = None
+    results_file: str | None = None
+    event_ids: list[str] = field(default_factory=list)
+
+
+class OpenAIEmulator(EmulatorServer):
+    """The emulator behind :func:`openai_server`. ``base_url`` ends in ``/v1``; use ``api_key`` as the key."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "sk-ftkit-emulator-key",
+        organization: str = "ftkit-emulator",
+        time_scale: float = 100.0,
+        timing: Timing | None = None,
+    ):
+        super().__init__(time_scale=time_scale)
+        self.api_key = api_key
+        self.organization = organization
+        self.timing = timing or Timing()
+        self.files: dict[str, _File] = {}
+        self.jobs: dict[str, _Job] = {}
+        self._models: dict[str, AnswerBook] = {}
+        self._scripted: list[dict[str, Any]] = []
+        self._register_routes()
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    # -- what tests inspect -----------------------------------------------------------------------------
+
+    @property
+    def uploads(self) -> list[dict[str, Any]]:
+        """Every file upload that reached the server (``file_id, filename, purpose, bytes, sha256``)."""
+        return self.recorded("upload")
+
+    @property
+    def jobs_created(self) -> list[dict[str, Any]]:
+        """Every job created (``job_id`` and the request ``body``)."""
+        return self.recorded("job_created")
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """The job as ``GET /fine_tuning/jobs/{id}`` would return it now."""
+        with self.lock:
+            return self._job_view(self._get_job(job_id))
+
+    # -- scripting ---------------------------------------------------------------------------------------
+
+    def fail_next_job(self, message: str, *, code: str = "server_error", step: int | None = None,
+                      param: str | None = None) -> None:
+        """The next job created fails while running (at ``step``, default half-way) with this error."""
+        with self.lock:
+            self._scripted.append({"at": "running", "message": message, "code": code, "step": step, "param": param})
+
+    def reject_next_file(self, message: str = "Invalid file format. Example 1 is missing an assistant message.",
+                         *, param: str = "training_file") -> None:
+        """The next job created fails file validation with ``invalid_training_file`` and this message."""
+        with self.lock:
+            code = "invalid_training_file" if param == "training_file" else "invalid_validation_file"
+            self._scripted.append({"at": "validation", "message": message, "code": code, "param": param})
+
+    # -- hooks ---------------------------------------------------------------------------------------------
+
+    def error_body(self, status: int, message: str, **details: Any) -> Any:
+        default_type = {401: "invalid_request_error", 404: "invalid_request_error", 429: "requests"}.get(
+            status, "server_error" if status >= 500 else "invalid_request_error")
+        return {"error": {"message": message, "type": details.get("type", default_type),
+                          "param": details.get("param"), "code": details.get("code")}}
+
+    def not_found(self, request: Request) -> HTTPError:
+        return HTTPError(404, f"Invalid URL ({request.method} {request.path})")
+
+    # -- routes --------------------------------------------------------------------------------------------
+
+    def _register_routes(self) -> None:
+        routes = [
+            ("POST", "/v1/files", self._create_file),
+            ("GET", "/v1/files", self._list_files),
+            ("GET", "/v1/files/{file_id}", self._retrieve_file),
+            ("DELETE", "/v1/files/{file_id}", self._delete_file),
+            ("GET", "/v1/files/{file_id}/content", self._file_content),
+            ("POST", "/v1/fine_tuning/jobs", self._create_job),
+            ("GET", "/v1/fine_tuning/jobs", self._list_jobs),
+            ("GET", "/v1/fine_tuning/jobs/{job_id}", self._retrieve_job),
+            ("POST", "/v1/fine_tuning/jobs/{job_id}/cancel", self._cancel_job),
+            ("GET", "/v1/fine_tuning/jobs/{job_id}/events", self._list_events),
+            ("GET", "/v1/fine_tuning/jobs/{job_id}/checkpoints", self._list_checkpoints),
+            ("POST", "/v1/chat/completions", self._chat_completion),
+        ]
+        for method, pattern, handler in routes:
+            self.route(method, pattern)(self._authenticated(handler))
+
+    def _authenticated(self, handler: Any) -> Any:
+        def wrapper(request: Request) -> Any:
+            header = request.headers.get("authorization", "")
+            key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+            if not key:
+                raise HTTPError(401, "You didn't provide an API key. You need to provide your API key in an "
+                                     "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
+            if not secrets.compare_digest(key, self.api_key):
+                raise HTTPError(401, f"Incorrect API key provided: {_redact(key)}. You can find your API key at "
+                                     "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
+            with self.lock:
+                return handler(request)
+
+        return wrapper
+
+    # -- files -------------------------------------------------------------------------------------------------
+
+    def _create_file(self, request: Request) -> Any:
+        if request.content_type != "multipart/form-data":
+            raise invalid("Expected a multipart/form-data body with 'file' and 'purpose'.")
+        allowed = {"purpose", "expires_after[anchor]", "expires_after[seconds]"}
+        for name in [*request.form, *(f for f in request.files if f != "file")]:
+            if name not in allowed:
+                raise invalid(f"Unrecognized request argument supplied: {name}")
+        upload = request.files.get("file")
+        purpose = request.form.get("purpose")
+        if upload is None:
+            raise invalid("Missing required parameter: 'file'.", "file")
+        if purpose is None:
+            raise invalid("Missing required parameter: 'purpose'.", "purpose")
+        if purpose not in _FILE_PURPOSES:
+            raise invalid(f"'{purpose}' is not one of {list(_FILE_PURPOSES)} - 'purpose'", "purpose")
+        if purpose == "fine-tune" and not upload.filename.endswith(".jsonl"):
+            raise invalid(f"Invalid file format for Fine-Tuning API. Must be .jsonl (got {upload.filename!r}).",
+                          "file")
+        obj = self._add_file(upload.filename, purpose, upload.content)
+        self.record("upload", file_id=obj["id"], filename=upload.filename, purpose=purpose,
+                    bytes=len(upload.content), sha256=hashlib.sha256(upload.content).hexdigest())
+        return obj
+
+    def _add_file(self, filename: str, purpose: str, content: bytes, created: float | None = None) -> dict[str, Any]:
+        file_id = f"file-{secrets.token_hex(12)}"
+        obj = {"id": file_id, "object": "file", "bytes": len(content),
+               "created_at": int(created if created is not None else self.clock.now()),
+               "filename": filename, "purpose": purpose, "status": "processed", "expires_at": None,
+               "status_details": None}
+        self.files[file_id] = _File(obj, content)
+        return obj
+
+    def _get_file(self, file_id: str) -> _File:
+        found = self.files.get(file_id)
+        if found is None:
+            raise HTTPError(404, f"No such File object: {file_id}", param="id")
+        return found
+
+    def _list_files(self, request: Request) -> Any:
+        order = request.arg("order", "desc")
+        items = sorted(self.files.values(), key=lambda f: (f.obj["created_at"], f.obj["id"]),
+                       reverse=order == "desc")
+        purpose = request.arg("purpose")
+        objs = [f.obj for f in items if purpose is None or f.obj["purpose"] == purpose]
+        return _page(objs, request, default_limit=10000)
+
+    def _retrieve_file(self, request: Request) -> Any:
+        return self._get_file(request.params["file_id"]).obj
+
+    def _delete_file(self, request: Request) -> Any:
+        file_id = request.params["file_id"]
+        self._get_file(file_id)
+        del self.files[file_id]
+        return {"id": file_id, "object": "file", "deleted": True}
+
+    def _file_content(self, request: Request) -> Any:
+        return Response(self._get_file(request.params["file_id"]).content,
+                        content_type="application/octet-stream")
+
+    # -- jobs ----------------------------------------------------------------------------------------------------
+
+    def _create_job(self, request: Request) -> Any:
+        body = check_job_request(request.json())
+        method = (body.get("method") or {}).get("type", "supervised")
+        training = self._fine_tune_file(body["training_file"], "training_file")
+        validation = None
+        if body.get("validation_file"):
+            validation = self._fine_tune_file(body["validation_file"], "validation_file")
+        hyper = dict(((body.get("method") or {}).get(method) or {}).get("hyperparameters")
+                     or body.get("hyperparameters") or {})
+        job_id = f"ftjob-{secrets.token_hex(12)}"
+        data = check_training_data(training.content, method)
+        valid_data = check_training_data(validation.content, method, "validation_file") if validation else None
+        failure = self._scripted.pop(0) if self._scripted else None
+        plan = plan_job(job_id=job_id, training_file=body["training_file"], data=data, validation=valid_data,
+                        hyperparameters=hyper, timing=self.timing, failure=failure)
+        resolved = {"n_epochs": plan.epochs or hyper.get("n_epochs", "auto"),
+                    "batch_size": plan.batch_size or hyper.get("batch_size", "auto"),
+                    "learning_rate_multiplier": hyper.get("learning_rate_multiplier", "auto")}
+        if resolved["learning_rate_multiplier"] == "auto" and plan.epochs:
+            resolved["learning_rate_multiplier"] = 1.8
+        method_hyper = dict(resolved)
+        if method == "dpo":
+            method_hyper["beta"] = hyper.get("beta", 0.1 if plan.epochs else "auto")
+        integrations = [
+            {"type": "wandb", "wandb": {"entity": None, "name": None, "tags": None, **i["wandb"]}}
+            for i in body.get("integrations") or []
+        ]
+        obj = {
+            "id": job_id, "object": "fine_tuning.job", "model": body["model"],
+            "organization_id": f"org-{self.organization}", "training_file": body["training_file"],
+            "validation_file": body.get("validation_file"), "suffix": body.get("suffix"),
+            "seed": body["seed"] if body.get("seed") is not None else int(hashlib.sha256(job_id.encode())
+                                                                              .hexdigest()[:7], 16),
+            "hyperparameters": resolved if method == "supervised" else {"n_epochs": None, "batch_size": None,
+                                                                       "learning_rate_multiplier": None},
+            "method": {"type": method, method: {"hyperparameters": method_hyper}},
+            "integrations": integrations or None, "metadata": body.get("metadata"),
+        }
+        self.jobs[job_id] = _Job(obj, self.clock.now(), plan, data.tokens, AnswerBook(data.pairs))
+        self.record("job_created", job_id=job_id, body=body)
+        return self._job_view(self.jobs[job_id])
+
+    def _fine_tune_file(self, file_id: str, param: str) -> _File:
+        found = self.files.get(file_id)
+        if found is None:
+            raise invalid(f"Invalid file id: {file_id!r} does not exist.", param, "invalid_file_id")
+        if found.obj["purpose"] != "fine-tune":
+            raise invalid(f"File {file_id} has purpose {found.obj['purpose']!r}, expected 'fine-tune'.", param)
+        return found
+
+    def _get_job(self, job_id: str) -> _Job:
+        found = self.jobs.get(job_id)
+        if found is None:
+            raise HTTPError(404, f"Could not find fine tune: {job_id}", param="fine_tune_id",
+                            code="fine_tune_not_found")
+        return found
+
+    def _visible(self, job: _Job) -> list[tuple[float, Any]]:
+        """The planned entries that have happened by now (emulated time), with their absolute times."""
+        now = self.clock.now()
+        stop = min(now, job.cancelled_at) if job.cancelled_at is not None else now
+        out = [(job.created + e.offset, e) for e in job.plan.entries if job.created + e.offset <= stop]
+        return out
+
+    def _job_view(self, job: _Job) -> dict[str, Any]:
+        visible = self._visible(job)
+        status, error, finished = "validating_files", None, None
+        for when, entry in visible:
+            if entry.status:
+                status = entry.status
+                error = entry.error
+                finished = when if status in _TERMINAL else None
+        if job.cancelled_at is not None and status not in _TERMINAL:
+            status, finished = "cancelled", job.cancelled_at
+        view = dict(job.obj)
+        ft_model = None
+        if status == "succeeded":
+            ft_model = self._finish(job, finished)
+        last = job.created + job.plan.entries[-1].offset
+        view.update({
+            "status": status, "created_at": int(job.created),
+            "finished_at": int(finished) if finished is not None else None,
+            "fine_tuned_model": ft_model,
+            "error": error,
+            "result_files": [job.results_file] if job.results_file else [],
+            "trained_tokens": job.tokens * job.plan.epochs if status == "succeeded" else None,
+            "estimated_finish": int(last) if status == "running" else None,
+        })
+        view.pop("suffix", None)
+        return view
+
+    def _model_name(self, job: _Job) -> str:
+        short = hashlib.sha256(job.obj["id"].encode()).hexdigest()[:8]
+        return f"ft:{job.obj['model']}:{self.organization}:{job.obj.get('suffix') or ''}:{short}"
+
+    def _finish(self, job: _Job, finished: float | None) -> str:
+        """Make the succeeded job's model and result file exist (once)."""
+        name = self._model_name(job)
+        if job.results_file is None:
+            obj = self._add_file("step_metrics.csv", "fine-tune-results", metrics_csv(job.plan).encode(), finished)
+            job.results_file = obj["id"]
+            self._models[name] = job.book
+        return name
+
+    def _list_jobs(self, request: Request) -> Any:
+        wanted = {k[len("metadata["):-1]: v[0] for k, v in request.query.items()
+                  if k.startswith("metadata[") and k.endswith("]")}
+        jobs = sorted(self.jobs.values(), key=lambda j: j.created, reverse=True)
+        views = [self._job_view(j) for j in jobs
+                 if all((j.obj.get("metadata") or {}).get(k) == v for k, v in wanted.items())]
+        return _page(views, request, default_limit=20)
+
+    def _retrieve_job(self, request: Request) -> Any:
+        return self._job_view(self._get_job(request.params["job_id"]))
+
+    def _cancel_job(self, request: Request) -> Any:
+        if request.body and request.json():
+            raise invalid(f"Unrecognized request argument supplied: {next(iter(request.json()))}")
+        job = self._get_job(request.params["job_id"])
+        status = self._job_view(job)["status"]
+        if status in _TERMINAL:
+            raise invalid(f"Job has already completed with status '{status}' and cannot be cancelled.",
+                          code="invalid_state")
+        job.cancelled_at = self.clock.now()
+        self.record("cancel", job_id=job.obj["id"])
+        return self._job_view(job)
+
+    def _events(self, job: _Job) -> list[dict[str, Any]]:
+        """Every visible event, oldest first, with stable ids."""
+        happened = [(when, e.event) for when, e in self._visible(job) if e.event]
+        if job.cancelled_at is not None and self._job_view(job)["status"] == "cancelled":
+            happened.append((job.cancelled_at, {"level": "info", "message": "Fine-tuning job cancelled",
+                                                "type": "message", "data": None}))
+        events = []
+        for index, (when, event) in enumerate(happened):
+            digest = hashlib.sha256(f"{job.obj['id']}:{index}".encode()).hexdigest()[:24]
+            events.append({"id": f"ftevent-{digest}", "object": "fine_tuning.job.event",
+                           "created_at": int(when), **event})
+        return events
+
+    def _list_events(self, request: Request) -> Any:
+        job = self._get_job(request.params["job_id"])
+        return _page(list(reversed(self._events(job))), request, default_limit=20, plain=True)
+
+    def _list_checkpoints(self, request: Request) -> Any:
+        job = self._get_job(request.params["job_id"])
+        model = self._model_name(job)
+        checkpoints = []
+        for when, entry in self._visible(job):
+            if entry.checkpoint is None:
+                continue
+            step = entry.checkpoint
+            metrics = {"step": float(step), **job.plan.metrics[step - 1]}
+            digest = hashlib.sha256(f"{job.obj['id']}:ckpt:{step}".encode()).hexdigest()[:24]
+            checkpoints.append({
+                "id": f"ftckpt_{digest}", "object": "fine_tuning.job.checkpoint", "created_at": int(when),
+                "fine_tuned_model_checkpoint": f"{model}:ckpt-step-{step}", "fine_tuning_job_id": job.obj["id"],
+                "step_number": step, "metrics": metrics,
+            })
+            self._models[f"{model}:ckpt-step-{step}"] = job.book
+        return _page(list(reversed(checkpoints)), request, default_limit=10)
+
+    # -- chat completions -------------------------------------------------------------------------------------------
+
+    def _chat_completion(self, request: Request) -> Any:
+        started = time.monotonic()
+        body = check_chat_request(request.json())
+        model = body["model"]
+        if model.startswith("ft:"):
+            for job in self.jobs.values():  # a model appears once its job is seen to succeed
+                self._job_view(job)
+            book = self._models.get(model)
+            if book is None:
+                raise HTTPError(404, f"The model `{model}` does not exist or you do not have access to it.",
+                                code="model_not_found")
+        else:
+            book = AnswerBook([])
+        prompt = next((m.get("content") for m in reversed(body["messages"]) if m.get("role") == "user"), "")
+        text = book.answer(prompt if isinstance(prompt, str) else json.dumps(prompt))
+        text, finish = _apply_limits(text, body)
+        prompt_tokens = sum(count_tokens(json.dumps(m)) for m in body["messages"])
+        completion_tokens = count_tokens(text)
+        self.record("completion", model=model, prompt=prompt, answer=text,
+                    seconds=round(time.monotonic() - started, 6))
+        return {
+            "id": f"chatcmpl-{secrets.token_hex(12)}", "object": "chat.completion", "created": int(time.time()),
+            "model": model, "system_fingerprint": "fp_ftkit_emulator", "service_tier": "default",
+            "choices": [{"index": 0, "finish_reason": finish, "logprobs": None,
+                         "message": {"role": "assistant", "content": text, "refusal": None, "annotations": []}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
+        }
+
+
+def _apply_limits(text: str, body: dict[str, Any]) -> tuple[str, str]:
+    stops = body.get("stop")
+    for stop in [stops] if isinstance(stops, str) else stops or []:
+        if stop and stop in text:
+            text = text[: text.index(stop)]
+    limit = body.get("max_completion_tokens") or body.get("max_tokens")
+    if limit is not None and count_tokens(text) > limit:
+        words = text.split(" ")
+        while words and count_tokens(" ".join(words)) > limit:
+            words.pop()
+        return " ".join(words), "length"
+    return text, "stop"
+
+
+def _page(items: list[dict[str, Any]], request: Request, *, default_limit: int, plain: bool = False) -> Any:
+    """Cursor pagination: items after the one whose id is ``after``, ``limit`` of them, with has_more."""
+    after = request.arg("after")
+    try:
+        limit = int(request.arg("limit") or default_limit)
+    except ValueError:
+        raise invalid("Invalid 'limit': expected an integer.", "limit") from None
+    if limit < 1:
+        raise invalid("Invalid 'limit': must be at least 1.", "limit")
+    start = 0
+    if after:
+        ids = [item["id"] for item in items]
+        start = ids.index(after) + 1 if after in ids else len(items)
+    chunk = items[start : start + limit]
+    page: dict[str, Any] = {"object": "list", "data": chunk, "has_more": start + limit < len(items)}
+    if not plain:
+        page.update({"first_id": chunk[0]["id"] if chunk else None, "last_id": chunk[-1]["id"] if chunk else None})
+    return page
+
+
+def _redact(key: str) -> str:
+    return f"{key[:3]}{'*' * max(4, len(key) - 7)}{key[-4:]}" if len(key) > 8 else "*" * len(key)
+
+
+@contextlib.contextmanager
+def openai_server(**options: Any) -> Iterator[OpenAIEmulator]:
+    """Run an :class:`OpenAIEmulator` for the duration of the block.
+
+    Options: ``api_key`` (the one key it accepts), ``organization`` (appears in ``ft:`` model ids),
+    ``time_scale`` (emulated seconds per wall second, default 100), ``timing``
+    (:class:`ftkit.testing._openai_jobs.Timing`: seconds spent validating, queued, per step).
+    """
+    server = OpenAIEmulator(**options)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,143 @@
+"""Use a local model: batched generation and per-example loss on reference tokens (for evaluation)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ftkit.types import Generation, GenerationSettings
+
+if TYPE_CHECKING:
+    from ftkit.model import TrainedModel
+
+__all__ = ["ExampleLoss", "LoadedModel", "example_losses", "generate", "load_for_inference"]
+
+
+class ExampleLoss(NamedTuple):
+    """Summed negative log-likelihood of one example's reference tokens, and how many there were."""
+
+    total_nll: float
+    tokens: int
+
+    @property
+    def mean(self) -> float:
+        return self.total_nll / self.tokens if self.tokens else 0.0
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    device: str
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_for_inference(trained: TrainedModel) -> LoadedModel:
+    """Base (+ adapter) in eval mode; the tokenizer saved with the adapter wins (it is what training used)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    device = _device()
+    dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    adapter = Path(trained.adapter_path) if trained.adapter_path else None
+    base = trained.base_model or trained.model_id if adapter else trained.model_id
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter))
+    tokenizer_dir = adapter if adapter is not None and (adapter / "tokenizer_config.json").exists() else base
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return LoadedModel(model.to(device).eval(), tokenizer, device)
+
+
+def generate(loaded: LoadedModel, prompts: list[list[dict[str, Any]]], settings: GenerationSettings) -> list[Generation]:
+    import torch
+
+    tok = loaded.tokenizer
+    sample = settings.temperature > 0
+    out: list[Generation] = []
+    for start in range(0, len(prompts), settings.batch_size):
+        batch = prompts[start:start + settings.batch_size]
+        enc = tok.apply_chat_template(batch, add_generation_prompt=True, return_tensors="pt", return_dict=True,
+                                      padding=True).to(loaded.device)
+        if settings.seed is not None:
+            torch.manual_seed(settings.seed)
+        began = time.perf_counter()
+        with torch.inference_mode():
+            ids = loaded.model.generate(
+                **enc, max_new_tokens=settings.max_new_tokens, do_sample=sample,
+                temperature=settings.temperature if sample else None, top_p=settings.top_p if sample else None,
+                top_k=None, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+            )
+        latency = time.perf_counter() - began  # every answer of a batch waits for the whole batch
+        new = ids[:, enc["input_ids"].shape[1]:]
+        prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
+        for row, prompt_tokens in zip(new.tolist(), prompt_lengths):
+            completion = _until_eos(row, tok.eos_token_id, tok.pad_token_id)
+            text = _cut_at_stop(tok.decode(completion, skip_special_tokens=True), settings.stop)
+            out.append(Generation(text=text, prompt_tokens=int(prompt_tokens), completion_tokens=len(completion),
+                                  latency_s=latency))
+    return out
+
+
+def _until_eos(row: list[int], eos: int | None, pad: int | None) -> list[int]:
+    """Generated ids up to and including the first eos (the rest is padding of shorter answers)."""
+    for i, token in enumerate(row):
+        if token == eos:
+            return row[:i + 1]
+    return [t for t in row if t != pad] if pad != eos else row
+
+
+def _cut_at_stop(text: str, stop: list[str] | None) -> str:
+    for s in stop or ():
+        index = text.find(s)
+        if index != -1:
+            text = text[:index]
+    return text
+
+
+def example_losses(loaded: LoadedModel, examples: list[dict[str, Any]]) -> list[ExampleLoss]:
+    """NLL of the reference tokens of each example (any ftkit data format with an assistant turn)."""
+    import torch
+    from torch.nn.functional import cross_entropy
+
+    from ftkit.data.formats import to_chat
+
+    tok = loaded.tokenizer
+    template = _training_template(tok)
+    results = []
+    for example in examples:
+        chat = to_chat(example)
+        messages = chat["messages"] if "messages" in chat else chat["prompt"] + chat["chosen"]
+        enc = tok.apply_chat_template(messages, chat_template=template, return_dict=True,
+                                      return_assistant_tokens_mask=True)
+        ids = torch.tensor([enc["input_ids"]], device=loaded.device)
+        labels = ids.clone()
+        labels[0, torch.tensor(enc["assistant_masks"], device=loaded.device) == 0] = -100
+        with torch.inference_mode():
+            logits = loaded.model(input_ids=ids).logits
+        shifted = labels[:, 1:]
+        nll = cross_entropy(logits[:, :-1].flatten(0, 1).float(), shifted.flatten(), ignore_index=-100,
+                            reduction="sum")
+        results.append(ExampleLoss(float(nll), int((shifted != -100).sum())))
+    return results
+
+
+def _training_template(tokenizer: Any) -> str | None:
+    """The tokenizer's template when it marks assistant turns, else TRL's patched one for its family."""
+    from trl.chat_template_utils import get_training_chat_template
+
+    return get_training_chat_template(tokenizer) or tokenizer.chat_template

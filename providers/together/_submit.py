@@ -1,0 +1,91 @@
+"""Submitting a job to Together exactly once: limits check, conversion, uploads, then one create.
+
+``fine_tuning.create`` is not idempotent (no idempotency key; a timed-out or 5xx create may still
+have made the job), so it runs with the SDK's retries off, and before creating, and after every
+ambiguous failure, ftkit lists the account's jobs and adopts the one carrying this job's tag (in
+``suffix``, for the same training file). The remote id is stored the moment ftkit learns it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ftkit._managed import create_exactly_once
+from ftkit.errors import ConfigError, UnsupportedSettingError
+from ftkit.provider import JobContext
+
+from ._client import PROVIDER, TogetherApi
+from ._options import TogetherOptions
+from ._request import create_kwargs, job_tag, limit_problems, remote_suffix
+from ._status import raw_value
+
+__all__ = ["create_job", "fetch_limits", "prepare_dataset"]
+
+
+def fetch_limits(api: TogetherApi, ctx: JobContext, options: TogetherOptions) -> Any:
+    """The model's fine-tuning limits; refuses settings outside them before anything is uploaded."""
+    spec = ctx.spec
+    model_name = (options.from_checkpoint or spec.model).split(":")[0]
+    limits = api.safe(lambda c: c.fine_tuning.model_limits(model_name=model_name))
+    problems = limit_problems(spec, options, limits)
+    if problems:
+        raise UnsupportedSettingError(PROVIDER, problems)
+    return limits
+
+
+def prepare_dataset(ctx: JobContext, source: str, *, role: str) -> Path:
+    """The dataset in Together's JSONL format (chat, or preference rows for DPO), written once."""
+    from ftkit import data
+
+    converter = getattr(data, "convert", None)
+    if converter is None:  # pragma: no cover - ftkit.data always ships convert
+        raise ConfigError("ftkit.data.convert is missing; reinstall ftkit")
+    out = ctx.workdir / f"together-{role}.jsonl"
+    return Path(converter(source, "together", method=ctx.spec.method.value, out=out))
+
+
+def create_job(
+    api: TogetherApi, ctx: JobContext, options: TogetherOptions, *, limits: Any, training_file: str,
+    validation_file: str | None,
+) -> Any:
+    """Create the remote job, or adopt the one an earlier, interrupted attempt created."""
+    spec = ctx.spec
+    kwargs = create_kwargs(
+        spec, options, job_id=ctx.job_id, training_file=training_file, validation_file=validation_file
+    )
+    suffix = remote_suffix(spec, ctx.job_id)
+    ctx.remember(job_tag=job_tag(ctx.job_id), suffix=suffix)
+
+    def find() -> Any:
+        return api.errors.retrying(lambda: find_tagged_job(api.client, training_file=training_file, suffix=suffix))
+
+    def create() -> Any:
+        # model_limits= skips the SDK's own limits call: we fetched them (with retries) above
+        return api.client.fine_tuning.create(**kwargs, model_limits=limits)
+
+    with api.errors.mapped():
+        job = create_exactly_once(find=find, create=create, errors=api.errors)
+    ctx.remember(remote_id=job.id)
+    return job
+
+
+def find_tagged_job(client: Any, *, training_file: str, suffix: str) -> Any | None:
+    """The newest job of this account with ftkit's ``suffix`` and this training file, if any.
+
+    Together lists every job (no pagination) with its ``suffix``; the output model name ends with
+    the suffix too, which is checked as well in case a listing leaves ``suffix`` out.
+    """
+    matches = []
+    for job in client.fine_tuning.list().data or []:
+        if getattr(job, "training_file", None) not in (None, training_file):
+            continue
+        output = getattr(job, "x_model_output_name", None) or getattr(job, "model_output_name", None) or ""
+        if getattr(job, "suffix", None) == suffix or suffix in output:
+            matches.append(job)
+    if not matches:
+        return None
+    matches.sort(key=lambda j: str(getattr(j, "created_at", "")))
+    # Prefer a live or finished job over one cancelled by hand after a duplicate was noticed.
+    live = [j for j in matches if raw_value(getattr(j, "status", "")) != "cancelled"]
+    return (live or matches)[-1]
