@@ -32,6 +32,7 @@ E, W = "error", "warning"
 
 CODES: dict[str, Code] = {
     # -- file and line structure
+    "internal_error": Code(E, "ftkit failed to check these lines; please report it with the line that triggers it."),
     "file_missing": Code(E, "Check the path; `ftkit validate` takes a JSONL file."),
     "empty_file": Code(E, "The file holds no examples; write one JSON object per line."),
     "invalid_utf8": Code(E, "Re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)."),

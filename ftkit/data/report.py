@@ -67,6 +67,13 @@ class ValidationReport(BaseModel):
     ok: bool = True
     stats: DatasetStats = Field(default_factory=DatasetStats)
     issues: list[Issue] = Field(default_factory=list)
+    issue_counts: dict[str, int] = Field(
+        default_factory=dict, description="issues per code, including any left out by max_issues"
+    )
+    omitted_issues: int = Field(default=0, description="issues found but not listed (max_issues)")
+    files: dict[str, DatasetStats] = Field(
+        default_factory=dict, description="statistics of the validation and test files, keyed by role"
+    )
 
     @property
     def errors(self) -> list[Issue]:

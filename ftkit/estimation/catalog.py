@@ -39,6 +39,7 @@ __all__ = [
     "DefaultEpochRule",
     "Price",
     "SizeBracket",
+    "availability_messages",
     "availability_problems",
     "catalog_paths",
     "clear_catalog_cache",
@@ -403,3 +404,9 @@ def availability_problems(provider: str, model: str, today: date | None = None) 
                 ),
             ))
     return sorted(problems, key=lambda p: (p.level != "error", p.date))
+
+
+def availability_messages(provider: str, model: str, today: date | None = None) -> tuple[list[str], list[str]]:
+    """``(errors, warnings)`` of :func:`availability_problems`, as the messages an estimate carries."""
+    problems = availability_problems(provider, model, today)
+    return [p.message for p in problems if p.level == "error"], [p.message for p in problems if p.level != "error"]

@@ -8,7 +8,8 @@ as ``apply_chat_template(tokenize=True)`` does. Trained tokens are the assistant
 * marked by ``{% generation %}...{% endgeneration %}`` when the template has the markers (what TRL's
   ``assistant_only_loss`` uses);
 * otherwise found by rendering prefix by prefix: the answer to turn *i* is what
-  ``render(messages[:i+1])`` adds to ``render(messages[:i], add_generation_prompt=True)``.
+  ``render(messages[:i+1])`` adds to ``render(messages[:i], add_generation_prompt=True)``, without the
+  trailing newlines that separate turns.
 
 A token is trained when its character span overlaps an assistant span.
 """
@@ -164,7 +165,8 @@ class ChatTemplateCounter:
             before = _split_spans(self.render(messages[:index], tools, add_generation_prompt=True))[0]
             upto = _split_spans(self.render(messages[: index + 1], tools))[0]
             if upto.startswith(before) and text.startswith(upto):
-                spans.append((len(before), len(upto)))
+                # The turn separator after the answer (a newline) is framing, not answer: leave it out.
+                spans.append((len(before), len(upto.rstrip("\n"))))
             else:  # the template rewrites earlier turns: place the answer by its content instead
                 content = message.get("content") if isinstance(message.get("content"), str) else ""
                 found = text.find(content, len(before) if text.startswith(before) else 0) if content else -1

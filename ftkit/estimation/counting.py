@@ -16,7 +16,7 @@ from ftkit.errors import ConfigError
 from ftkit.estimation.tokens import TokenCounter
 from ftkit.estimation.types import TokenCount
 
-__all__ = ["canonical_examples", "count_dataset", "count_spec"]
+__all__ = ["canonical_examples", "count_dataset", "count_for_estimate", "count_spec"]
 
 _BATCH = 1024
 
@@ -104,3 +104,22 @@ def count_spec(
             update={"validation_tokens": val.total_tokens, "validation_examples": val.examples}
         )
     return counts
+
+
+def count_for_estimate(
+    spec: Any, provider: str, counts: TokenCount | None = None, *, max_tokens_per_example: int | None = None
+) -> tuple[TokenCount, list[str]]:
+    """``counts`` (or ``spec``'s data counted with ``provider``'s counter for ``spec.model``) and the warnings
+    an estimate should carry about them."""
+    from ftkit.estimation.tokens import token_counter
+
+    if counts is None:
+        counts = count_spec(spec, token_counter(provider, spec.model), max_tokens_per_example=max_tokens_per_example)
+    warnings = []
+    if counts.method == "approximate":
+        warnings.append(
+            f"Token counts are approximate (expected error about {counts.expected_error or 0:.0%}): "
+            f"{counts.tokenizer}. Put the model's tokenizer in a local directory or the Hugging Face cache "
+            "for exact counts."
+        )
+    return counts, warnings

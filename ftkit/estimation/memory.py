@@ -32,8 +32,8 @@ from ftkit.estimation.catalog import Architecture
 
 __all__ = [
     "GIB",
-    "MemoryModel",
     "NF4_DOUBLE_QUANT_BYTES",
+    "MemoryModel",
     "lora_parameters",
     "memory_model",
     "training_flops_per_token",

@@ -11,7 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["find_model_dir", "hf_cache_dir", "read_config"]
+from ftkit.estimation.catalog import Architecture
+
+__all__ = ["architecture_from_config", "find_model_dir", "hf_cache_dir", "read_config"]
 
 
 def hf_cache_dir() -> Path:
@@ -61,3 +63,44 @@ def read_config(model_dir: Path) -> dict[str, Any]:
     if isinstance(text, dict):
         config = {**config, **text}
     return config
+
+
+#: model_type values whose MLP is two matrices (up, down) rather than gated SwiGLU's three.
+_TWO_MATRIX_MLPS = frozenset({"gpt2", "gpt_neox", "opt", "phi", "falcon", "bloom", "gptj", "starcoder2", "gpt_bigcode"})
+
+
+def architecture_from_config(config: dict[str, Any], source: str) -> Architecture:
+    """The shape of a decoder from its ``config.json`` (Llama/Qwen/Mistral names, GPT-2 names as fallback).
+
+    Two-matrix MLPs (GPT-2 style) are expressed as a gated MLP with 2/3 of the width, which has the same
+    parameter count; their activations are then estimated slightly high.
+    """
+    from ftkit.errors import ConfigError
+
+    def pick(*names: str, default: Any = None) -> Any:
+        for name in names:
+            if config.get(name) is not None:
+                return config[name]
+        if default is None:
+            raise ConfigError(f"{source} has none of {', '.join(names)}; cannot size this model.")
+        return default
+
+    hidden = int(pick("hidden_size", "n_embd", "d_model"))
+    heads = int(pick("num_attention_heads", "n_head"))
+    intermediate = int(pick("intermediate_size", "n_inner", "ffn_dim", default=4 * hidden))
+    model_type = str(config.get("model_type", ""))
+    if model_type in _TWO_MATRIX_MLPS:
+        intermediate = round(intermediate * 2 / 3)
+    return Architecture(
+        hidden_size=hidden,
+        num_layers=int(pick("num_hidden_layers", "n_layer", "num_layers")),
+        num_attention_heads=heads,
+        num_key_value_heads=int(pick("num_key_value_heads", "n_head_kv", default=heads)),
+        intermediate_size=intermediate,
+        vocab_size=int(pick("vocab_size")),
+        tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+        attention_bias=bool(config.get("attention_bias", model_type == "qwen2")),
+        dtype=str(config.get("dtype") or config.get("torch_dtype") or "bfloat16"),
+        max_position_embeddings=config.get("max_position_embeddings"),
+        source=source,
+    )

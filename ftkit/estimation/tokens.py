@@ -88,13 +88,13 @@ def _compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _value_text(value: Any) -> list[str]:
+def _value_text(value: Any, field: str = "content") -> list[str]:
     """The strings of one message field as the model would read them."""
     if value is None:
         return []
     if isinstance(value, str):
         return [value]
-    if isinstance(value, list) and all(isinstance(p, dict) and "type" in p for p in value):
+    if field == "content" and isinstance(value, list) and all(isinstance(p, dict) and "type" in p for p in value):
         # Content parts: text parts are counted; image parts are not (their cost depends on resolution).
         return [p["text"] for p in value if isinstance(p.get("text"), str)]
     return [_compact_json(value)]
@@ -155,7 +155,7 @@ class OpenAIChatCounter:
                 for field, value in message.items():
                     if field in _METADATA_KEYS:
                         continue
-                    texts = _value_text(value)
+                    texts = _value_text(value, field)
                     counted_as_answer = trained and field in ("content", "tool_calls", "function_call")
                     for text in texts:
                         pieces.append((text, 0, counted_as_answer))
@@ -220,7 +220,7 @@ class ApproximateCounter:
             for messages, tools in sequences_of(example):
                 total += len(_compact_json(tools)) // 4 if tools else 0
                 for message in messages:
-                    chars = sum(len(t) for k, v in message.items() if k not in _METADATA_KEYS for t in _value_text(v))
+                    chars = sum(len(t) for k, v in message.items() if k not in _METADATA_KEYS for t in _value_text(v, k))
                     total += TOKENS_PER_MESSAGE + chars // 4
                     if is_trained(message):
                         trained += len("".join(_value_text(message.get("content")))) // 4

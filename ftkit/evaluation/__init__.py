@@ -15,8 +15,8 @@ from ftkit.evaluation.cache import PredictionCache
 from ftkit.evaluation.classification import Classification
 from ftkit.evaluation.compare import Candidate, ComparisonReport, compare
 from ftkit.evaluation.harness import evaluate, load_test, predict, regression_set
-from ftkit.evaluation.judge import Judge
 from ftkit.evaluation.json_schema import JsonSchema
+from ftkit.evaluation.judge import Judge
 from ftkit.evaluation.metrics import (
     ChrF,
     Contains,

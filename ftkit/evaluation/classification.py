@@ -36,7 +36,7 @@ class Classification(Metric):
     """
 
     labels: tuple[str, ...] | None = None
-    normalization: Normalization = Normalization(lowercase=True, punctuation=False)
+    normalization: Normalization = Normalization(lowercase=True)  # noqa: RUF009 - frozen, so sharing is safe
     name: str = "classification"
 
     @property

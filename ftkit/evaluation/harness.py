@@ -24,7 +24,7 @@ from ftkit.evaluation.metrics import Metric, ScoringInput
 from ftkit.evaluation.models import resolve_model
 from ftkit.evaluation.registry import resolve_metrics
 from ftkit.evaluation.results import BaseComparison, EvalResult, ExampleResult
-from ftkit.evaluation.stats import Interval
+from ftkit.evaluation.stats import Flips, Interval
 from ftkit.model import TrainedModel
 from ftkit.types import Generation, GenerationSettings
 
@@ -105,7 +105,7 @@ def predict(
     for start in range(0, len(missing), per_call):
         chunk = missing[start : start + per_call]
         generations = model.generate([prompts[i] for i in chunk], settings)
-        new = {keys[i]: g for i, g in zip(chunk, generations)}
+        new = {keys[i]: g for i, g in zip(chunk, generations, strict=True)}
         if cache:
             cache.put_many(new, model=model.label)
         fresh.update(new)
@@ -138,7 +138,7 @@ def _score(
         scores = metric.example_scores(values)
         if scores is not None:
             key = metric.name if len(metric.outputs) > 1 else metric.outputs[0]
-            for row, value in zip(per_example, scores):
+            for row, value in zip(per_example, scores, strict=True):
                 row[key] = None if np.isnan(value) else float(value)
     return intervals, details, statistics, per_example
 
@@ -202,14 +202,16 @@ def compare_pair(
                 metric, base_stats, cand_stats, resamples=resamples, confidence=confidence, seed=seed
             )
         )
-    flips = None
+    return BaseComparison(base=baseline, differences=differences, flips=example_flips(baseline, candidate))
+
+
+def example_flips(baseline: EvalResult, candidate: EvalResult) -> Flips | None:
+    """Fixed / broken / unchanged examples on the first per-example metric where higher is better."""
     for name, (metric, cand_stats) in candidate.statistics.items():
         scores = metric.example_scores(cand_stats)
         if scores is not None and name in baseline.statistics and metric.higher_is_better:
-            base_scores = metric.example_scores(baseline.statistics[name][1])
-            flips = bootstrap.flips(metric.outputs[0], base_scores, scores)
-            break
-    return BaseComparison(base=baseline, differences=differences, flips=flips)
+            return bootstrap.flips(metric.outputs[0], metric.example_scores(baseline.statistics[name][1]), scores)
+    return None
 
 
 def evaluate(

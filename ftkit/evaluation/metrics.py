@@ -231,7 +231,7 @@ class ExampleMetric(Metric):
     def stats(self, data: ScoringInput) -> np.ndarray:
         examples = data.examples or [{}] * len(data.predictions)
         rows = []
-        for prediction, reference, example in zip(data.predictions, data.references, examples):
+        for prediction, reference, example in zip(data.predictions, data.references, examples, strict=True):
             value = self.score(prediction, reference, example)
             rows.append((0.0, 0.0) if value is None else (float(value), 1.0))
         return np.asarray(rows, dtype=float).reshape(len(rows), 2)

@@ -19,7 +19,7 @@ __all__ = ["Perplexity"]
 
 @dataclass(frozen=True)
 class Perplexity(Metric):
-    """Needs a provider with ``reference_loss(model, prompts, references)`` (the local provider has it).
+    """Needs a provider with ``loss(model, examples)`` giving ``(total_nll, tokens)`` per example (local has it).
 
     Other providers do not expose token log-probabilities of a given answer; for them the metric is
     skipped with a note in ``EvalResult.notes``.
@@ -34,11 +34,16 @@ class Perplexity(Metric):
 
     @staticmethod
     def supported(model: Any) -> bool:
-        return hasattr(model.provider_instance(), "reference_loss")
+        return callable(getattr(model.provider_instance(), "loss", None))
 
     def stats(self, data: ScoringInput) -> np.ndarray:
         model = data.model
-        losses = model.provider_instance().reference_loss(model, list(data.prompts), list(data.references))
+        # the prompt exactly as evaluated, with the reference as the assistant turn to score
+        examples = [
+            {"messages": [*prompt, {"role": "assistant", "content": reference}]}
+            for prompt, reference in zip(data.prompts, data.references, strict=True)
+        ]
+        losses = model.provider_instance().loss(model, examples)
         return np.asarray([(float(nll), float(tokens)) for nll, tokens in losses], dtype=float).reshape(-1, 2)
 
     def values(self, totals: np.ndarray) -> dict[str, np.ndarray]:

@@ -17,8 +17,8 @@ _EXPORTS = {
     "ProviderConformance": "ftkit.testing.conformance",
     "ProviderHarness": "ftkit.testing.conformance",
     "tiny_model": "ftkit.testing.tiny",
-    "openai_server": "ftkit.testing.openai_server",
-    "together_server": "ftkit.testing.together_server",
+    "openai_server": "ftkit.testing.openai_emulator",
+    "together_server": "ftkit.testing.together_emulator",
     "colour_examples": "ftkit.testing.samples",
     "preference_examples": "ftkit.testing.samples",
 }

@@ -1,6 +1,6 @@
 """A small, real HTTP server on 127.0.0.1 for provider emulators: routes, request log, faults, fast clock.
 
-Provider emulators (``ftkit.testing.openai_server``, ``ftkit.testing.together_server``) subclass
+Provider emulators (``ftkit.testing.openai_emulator``, ``ftkit.testing.together_emulator``) subclass
 :class:`EmulatorServer`, register their endpoints with :meth:`EmulatorServer.route` and shape their
 error bodies with :meth:`EmulatorServer.error_body`. Everything else is here and provider-neutral:
 
@@ -21,24 +21,37 @@ error bodies with :meth:`EmulatorServer.error_body`. Everything else is here and
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-import json
 import re
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ftkit.testing._http_faults import FastClock, Fault, FaultPlan, compile_pattern
+from ftkit.testing._http_messages import (
+    HTTPError,
+    Record,
+    RecordedRequest,
+    Request,
+    Response,
+    UploadedFile,
+    encode,
+    parse_multipart,
+    summarise_body,
+)
+
 __all__ = [
     "EmulatorServer",
+    "FastClock",
     "Fault",
     "FaultPlan",
-    "FastClock",
     "HTTPError",
     "Record",
     "RecordedRequest",
@@ -48,231 +61,6 @@ __all__ = [
 ]
 
 Handler = Callable[["Request"], Any]
-
-
-# -- requests and responses ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UploadedFile:
-    """One file part of a multipart/form-data body."""
-
-    field: str
-    filename: str
-    content_type: str
-    content: bytes
-
-
-@dataclass
-class Request:
-    """A parsed request as handlers see it. ``params`` holds the ``{placeholders}`` of the route."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: bytes
-    params: dict[str, str] = field(default_factory=dict)
-    form: dict[str, str] = field(default_factory=dict)
-    files: dict[str, UploadedFile] = field(default_factory=dict)
-
-    def arg(self, name: str, default: str | None = None) -> str | None:
-        """The first value of query parameter ``name``."""
-        values = self.query.get(name)
-        return values[0] if values else default
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
-
-    def json(self) -> Any:
-        """The JSON body; a 400 with the emulator's error shape when it is not JSON."""
-        if not self.body:
-            return {}
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            raise HTTPError(400, "We could not parse the JSON body of your request.") from None
-
-
-@dataclass
-class Response:
-    """What a handler may return when a plain dict (JSON, status 200) is not enough."""
-
-    body: Any = None
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str | None = None
-
-
-class HTTPError(Exception):
-    """Raise from a handler to answer an error. ``body=None`` uses the server's :meth:`error_body`."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        **details: Any,
-    ):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.body = body
-        self.headers = headers or {}
-        self.details = details
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the server saw it (the Authorization header is never kept)."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: Any  # parsed JSON, {"form": ..., "files": {field: (filename, size)}}, or raw bytes
-    status: int | None  # None when the connection was dropped without an answer
-    fault: str | None  # which injected fault applied, if any
-    time: float
-
-
-@dataclass(frozen=True)
-class Record:
-    """A domain fact an emulator logs, e.g. ``Record("upload", {"file_id": ..., "sha256": ...})``."""
-
-    kind: str
-    data: dict[str, Any]
-    time: float
-
-
-# -- faults -------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Fault:
-    """A scripted misbehaviour for requests matching ``method`` and ``pattern``.
-
-    ``status``: answer this HTTP status (with ``retry_after`` seconds as ``Retry-After``/``retry-after-ms``);
-    ``drop``: close the connection without an answer; ``delay``: wait this many seconds first (a slow
-    answer; alone it changes nothing else); ``process``: run the real handler before the status or
-    drop applies, modelling "the server did it but the client never heard"; ``times``: how many matching
-    requests it affects (``None``: all). ``body`` replaces the default error body.
-    """
-
-    method: str
-    pattern: str
-    status: int | None = None
-    retry_after: float | None = None
-    drop: bool = False
-    delay: float | None = None
-    times: int | None = 1
-    body: Any = None
-    process: bool = False
-    hits: int = 0
-    _regex: re.Pattern[str] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._regex = compile_pattern(self.pattern)
-
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method in ("*", method)) and self._regex.fullmatch(path) is not None
-
-    @property
-    def exhausted(self) -> bool:
-        return self.times is not None and self.hits >= self.times
-
-    def describe(self) -> str:
-        what = "drop" if self.drop else (f"status {self.status}" if self.status else "delay")
-        return f"{what} on {self.method} {self.pattern}"
-
-
-class FaultPlan:
-    """The faults scripted on one server; thread-safe. Each request consumes at most one fault."""
-
-    def __init__(self) -> None:
-        self._faults: list[Fault] = []
-        self._lock = threading.Lock()
-
-    def add(
-        self,
-        method: str,
-        path_pattern: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-        drop: bool = False,
-        delay: float | None = None,
-        times: int | None = 1,
-        body: Any = None,
-        process: bool = False,
-    ) -> Fault:
-        """Script a fault. ``path_pattern`` uses route syntax: ``/v1/jobs/{id}/events``; ``*`` matches anything."""
-        if status is None and not drop and delay is None:
-            raise ValueError("a fault needs status=, drop=True or delay=")
-        fault = Fault(method.upper(), path_pattern, status, retry_after, drop, delay, times, body, process)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def take(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if not fault.exhausted and fault.matches(method, path):
-                    fault.hits += 1
-                    return fault
-        return None
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def __iter__(self) -> Iterator[Fault]:
-        with self._lock:
-            return iter(list(self._faults))
-
-    def pending(self) -> list[Fault]:
-        """Faults that have not fired as often as scripted (useful to assert a test exercised them)."""
-        with self._lock:
-            return [f for f in self._faults if not f.exhausted]
-
-
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """``/v1/jobs/{job_id}`` -> a regex with named groups; ``*`` matches any run of characters."""
-    out, pos = [], 0
-    for m in re.finditer(r"\{(\w+)\}|\*", pattern):
-        out.append(re.escape(pattern[pos : m.start()]))
-        out.append(f"(?P<{m.group(1)}>[^/]+)" if m.group(1) else ".*")
-        pos = m.end()
-    out.append(re.escape(pattern[pos:]))
-    return re.compile("".join(out))
-
-
-# -- clock ----------------------------------------------------------------------------------------------------
-
-
-class FastClock:
-    """Emulated time: ``scale`` emulated seconds pass per wall second, plus whatever ``advance()`` adds.
-
-    ``now()`` is a Unix timestamp, so emulated jobs carry plausible ``created_at`` values.
-    """
-
-    def __init__(self, scale: float = 60.0, start: float | None = None):
-        self.scale = scale
-        self._origin_wall = time.monotonic()
-        self._origin = time.time() if start is None else start
-        self._offset = 0.0
-        self._lock = threading.Lock()
-
-    def now(self) -> float:
-        with self._lock:
-            return self._origin + (time.monotonic() - self._origin_wall) * self.scale + self._offset
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._offset += seconds
 
 
 # -- the server -------------------------------------------------------------------------------------------------
@@ -314,6 +102,10 @@ class EmulatorServer:
         self.records: list[Record] = []
         #: guards the emulator's domain state; handlers run on many threads
         self.lock = threading.RLock()
+        #: requests being served right now, and the most there ever were (to check client concurrency)
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._count_lock = threading.Lock()
         self._routes: list[_Route] = []
         self._ids = itertools.count(1)
         self._httpd: ThreadingHTTPServer | None = None
@@ -436,7 +228,7 @@ class EmulatorServer:
     def _log(self, request: Request, status: int | None, fault: Fault | None) -> None:
         headers = {k: v for k, v in request.headers.items() if k not in ("authorization", "x-api-key")}
         entry = RecordedRequest(
-            request.method, request.path, request.query, headers, _summarise_body(request),
+            request.method, request.path, request.query, headers, summarise_body(request),
             status, fault.describe() if fault else None, time.time(),
         )
         with self.lock:
@@ -444,13 +236,25 @@ class EmulatorServer:
 
     def _dispatch(self, request: Request) -> Response | None:
         """The response to send, or None to drop the connection."""
+        with self._count_lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return self._respond(request)
+        finally:
+            with self._count_lock:
+                self.in_flight -= 1
+
+    def _respond(self, request: Request) -> Response | None:
         fault = self.faults.take(request.method, request.path)
-        if fault is not None and fault.delay:
+        if fault is not None and fault.delay and not fault.process:
             time.sleep(fault.delay)
         acts = fault is not None and (fault.status is not None or fault.drop)
         response: Response | None = None
         if not acts or fault.process:  # type: ignore[union-attr]
             response = self._handle(request)
+        if fault is not None and fault.delay and fault.process:
+            time.sleep(fault.delay)
         if acts:
             assert fault is not None
             if fault.drop:
@@ -491,6 +295,12 @@ def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like the real services
         timeout = 30  # idle keep-alive connections end instead of pinning a thread
+        wbufsize = -1  # headers and body leave in one write (flushed after each request)
+
+        def setup(self) -> None:
+            super().setup()
+            # no Nagle: small answers would otherwise wait for the client's delayed ACK (~40 ms each)
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read server.requests
             pass
@@ -507,12 +317,10 @@ def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:
             response = server._dispatch(request)
             if response is None:
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):  # the client may have gone already
                     self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 return
-            payload, content_type = _encode(response)
+            payload, content_type = encode(response)
             self.send_response(response.status)
             self.send_header("content-type", content_type)
             self.send_header("content-length", str(len(payload)))
@@ -538,60 +346,6 @@ def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:
         do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
     return _Handler
-
-
-def _encode(response: Response) -> tuple[bytes, str]:
-    body = response.body
-    if isinstance(body, bytes):
-        return body, response.content_type or "application/octet-stream"
-    if isinstance(body, str):
-        return body.encode(), response.content_type or "text/plain; charset=utf-8"
-    return json.dumps(body).encode(), response.content_type or "application/json"
-
-
-def _summarise_body(request: Request) -> Any:
-    if request.content_type == "multipart/form-data":
-        files = {k: (f.filename, len(f.content)) for k, f in request.files.items()}
-        return {"form": dict(request.form), "files": files}
-    if request.content_type == "application/json" or request.body[:1] in (b"{", b"["):
-        try:
-            return json.loads(request.body)
-        except ValueError:
-            pass
-    return request.body
-
-
-def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, UploadedFile]]:
-    """Split a multipart/form-data body into text fields and files (a 400 when it is malformed)."""
-    m = re.search(r'boundary="?([^";]+)"?', content_type)
-    if not m:
-        raise HTTPError(400, "multipart body without a boundary")
-    delimiter = b"--" + m.group(1).encode()
-    form: dict[str, str] = {}
-    files: dict[str, UploadedFile] = {}
-    for part in body.split(delimiter)[1:]:
-        if part.startswith(b"--"):
-            break
-        head, sep, content = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        if not sep:
-            raise HTTPError(400, "malformed multipart part")
-        content = content.removesuffix(b"\r\n")
-        headers = {}
-        for line in head.decode("utf-8", "replace").split("\r\n"):
-            key, _, value = line.partition(":")
-            headers[key.strip().lower()] = value.strip()
-        disposition = headers.get("content-disposition", "")
-        name = re.search(r'\bname="([^"]*)"', disposition)
-        filename = re.search(r'\bfilename="([^"]*)"', disposition)
-        if not name:
-            raise HTTPError(400, "multipart part without a name")
-        if filename:
-            files[name.group(1)] = UploadedFile(
-                name.group(1), filename.group(1), headers.get("content-type", "application/octet-stream"), content
-            )
-        else:
-            form[name.group(1)] = content.decode("utf-8")
-    return form, files
 
 
 def _format_seconds(seconds: float) -> str:

@@ -8,8 +8,11 @@ while a 100-step job takes about a second of wall time.
 Answers of emulated models (:class:`AnswerBook`) are deterministic and make evaluation meaningful:
 
 * a fine-tuned model (``ft:...``, or one of its ``:ckpt-step-N`` checkpoints) answers a prompt it saw
-  in training with the trained assistant reply; an unseen prompt gets the reply of the most similar
-  training prompt (word overlap at least 0.5), which mimics generalising to paraphrases;
+  in training with the trained assistant reply;
+* an unseen prompt is answered by keyword, which mimics generalising to paraphrases: of its words that
+  occur in at most a quarter of the training prompts, the rarest one (ties: alphabetical) picks the
+  training examples containing it, and their most common reply is the answer. "Which colour does
+  grass have?" gets the reply trained for "What colour is grass?";
 * any other prompt, and every prompt to a base model, gets ``BASE_ANSWER``.
 
 So on a held-out split of a labelling task a fine-tune scores well above its base model, and a test
@@ -24,6 +27,7 @@ import io
 import json
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -298,20 +302,25 @@ class AnswerBook:
     """The deterministic answers of one fine-tuned model (see the module docstring)."""
 
     def __init__(self, pairs: list[tuple[str, str]]):
-        self._exact = {}
+        self._exact: dict[str, str] = {}
+        self._by_word: dict[str, list[str]] = {}
         for prompt, answer in pairs:
-            self._exact.setdefault(_normalise(prompt), answer)
-        self._words = [(set(k.split()), v) for k, v in self._exact.items()]
+            key = _normalise(prompt)
+            self._exact.setdefault(key, answer)
+            for word in set(key.split()):
+                self._by_word.setdefault(word, []).append(answer)
+        self._rare_limit = max(1, len(pairs) // 4)
 
     def answer(self, prompt: str) -> str:
         key = _normalise(prompt)
         if key in self._exact:
             return self._exact[key]
-        words = set(key.split())
-        best, score = BASE_ANSWER, 0.0
-        for known, answer in self._words:
-            union = words | known
-            overlap = len(words & known) / len(union) if union else 0.0
-            if overlap > score:
-                best, score = answer, overlap
-        return best if score >= 0.5 else BASE_ANSWER
+        rare = sorted(
+            (len(self._by_word[word]), word)
+            for word in set(key.split())
+            if word in self._by_word and len(self._by_word[word]) <= self._rare_limit
+        )
+        if not rare:
+            return BASE_ANSWER
+        answers = self._by_word[rare[0][1]]
+        return Counter(answers).most_common(1)[0][0]  # ties: the first trained

@@ -185,16 +185,16 @@ def check_job_request(body: Any) -> dict[str, Any]:
     return body
 
 
-_CHAT_FIELDS: dict[str, Check] = {
-    name: _anything
-    for name in (
-        "audio frequency_penalty function_call functions logit_bias logprobs max_completion_tokens "
-        "max_tokens messages metadata modalities model moderation n parallel_tool_calls prediction "
-        "presence_penalty prompt_cache_key prompt_cache_options prompt_cache_retention reasoning_effort "
-        "response_format safety_identifier seed service_tier stop store stream stream_options temperature "
-        "tool_choice tools top_logprobs top_p user verbosity web_search_options"
-    ).split()
-}
+#: every field of ``CompletionCreateParams`` in the installed SDK; those ftkit sends are checked closely below
+_CHAT_FIELD_NAMES = (
+    "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
+    "max_completion_tokens", "max_tokens", "messages", "metadata", "modalities", "model", "moderation", "n",
+    "parallel_tool_calls", "prediction", "presence_penalty", "prompt_cache_key", "prompt_cache_options",
+    "prompt_cache_retention", "reasoning_effort", "response_format", "safety_identifier", "seed",
+    "service_tier", "stop", "store", "stream", "stream_options", "temperature", "tool_choice", "tools",
+    "top_logprobs", "top_p", "user", "verbosity", "web_search_options",
+)
+_CHAT_FIELDS: dict[str, Check] = dict.fromkeys(_CHAT_FIELD_NAMES, _anything)
 _CHAT_FIELDS.update(
     {
         "model": _string(nullable=False, min_length=1),

@@ -18,7 +18,7 @@ import json
 import signal
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from ftkit.errors import ConfigError, JobStateError
 from ftkit.provider import JobContext, Provider
@@ -27,7 +27,7 @@ from ftkit.types import Capability, EventPage, Generation, GenerationSettings, J
 
 from . import _launch
 from ._options import LocalOptions
-from ._rundir import RunDir, wait_for
+from ._rundir import RunDir, file_sha256, wait_for
 
 if TYPE_CHECKING:
     from ftkit.estimation.types import Estimate
@@ -252,8 +252,6 @@ class LocalProvider(Provider):
 
 def fingerprint_of(spec: JobSpec) -> dict[str, str]:
     """sha256 of the training data, validation data and settings: what resume() insists is unchanged."""
-    from ._data import file_sha256
-
     settings = {k: v for k, v in spec.to_dict().items() if k not in ("train", "validation", "name")}
     return {
         "train data": file_sha256(spec.train),

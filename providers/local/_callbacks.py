@@ -21,8 +21,10 @@ from ._rundir import RunDir
 __all__ = ["RunDirCallback"]
 
 _STATUS_EVERY_S = 0.5
-#: log keys that are bookkeeping, not metrics worth an event
-_SKIP_KEYS = {"epoch", "total_flos", "step"}
+#: log keys that are bookkeeping or duplicates, not metrics worth an event (the end-of-run summary keeps them)
+_SKIP_KEYS = {"epoch", "total_flos", "step", "num_tokens", "eval_num_tokens", "entropy", "eval_entropy",
+              "train_runtime", "train_tokens_per_second", "eval_runtime", "eval_samples_per_second",
+              "eval_steps_per_second"}
 
 
 class RunDirCallback(TrainerCallback):
@@ -39,7 +41,8 @@ class RunDirCallback(TrainerCallback):
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._last_log = (time.monotonic(), state.num_input_tokens_seen or 0)
         if self.is_main:
-            self.run.update_status(state="running", step=state.global_step, total_steps=state.max_steps)
+            self.run.update_status(state="running", raw_status="training", step=state.global_step,
+                                  total_steps=state.max_steps)
             self.run.append_event(
                 f"training started at step {state.global_step} of {state.max_steps}",
                 type="train_begin", step=state.global_step, total_steps=state.max_steps,
@@ -58,14 +61,15 @@ class RunDirCallback(TrainerCallback):
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if not self.is_main or not logs:
             return
+        is_end = "train_loss" in logs
         metrics = {k: float(v) for k, v in logs.items()
-                   if isinstance(v, (int, float)) and k not in _SKIP_KEYS and math.isfinite(v)}
+                   if isinstance(v, (int, float)) and math.isfinite(v) and (is_end or k not in _SKIP_KEYS)}
         now, tokens = time.monotonic(), state.num_input_tokens_seen or 0
         is_eval = any(k.startswith("eval_") for k in metrics)
-        if self._last_log is not None and not is_eval and tokens > self._last_log[1]:
+        if self._last_log is not None and not is_eval and not is_end and tokens > self._last_log[1]:
             metrics["tokens_per_second"] = (tokens - self._last_log[1]) / max(now - self._last_log[0], 1e-9)
             self._last_log = (now, tokens)
-        if "train_runtime" in metrics:
+        if is_end:
             message, kind = "training finished", "train_end"
         elif is_eval:
             message, kind = "evaluation", "eval"

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from ftkit.errors import ConfigError
 
+from ._quiet import quiet_libraries
+
 if TYPE_CHECKING:
     from ftkit.model import TrainedModel
 
@@ -37,6 +39,7 @@ def merge(trained: TrainedModel, out_dir: Path, *, dtype: str = "float32") -> Pa
 
     if dtype not in ("float32", "bfloat16", "float16"):
         raise ConfigError(f"merge(dtype={dtype!r}): choose float32, bfloat16 or float16.")
+    quiet_libraries()
     logging.disable_progress_bar()
     adapter = Path(trained.adapter_path) if trained.adapter_path else None
     base = (trained.base_model or trained.model_id) if adapter else trained.model_id

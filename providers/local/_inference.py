@@ -45,6 +45,9 @@ def load_for_inference(trained: TrainedModel) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging
 
+    from ._quiet import quiet_libraries
+
+    quiet_libraries()
     logging.disable_progress_bar()
     device = _device()
     dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
@@ -85,7 +88,7 @@ def generate(loaded: LoadedModel, prompts: list[list[dict[str, Any]]], settings:
         latency = time.perf_counter() - began  # every answer of a batch waits for the whole batch
         new = ids[:, enc["input_ids"].shape[1]:]
         prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
-        for row, prompt_tokens in zip(new.tolist(), prompt_lengths):
+        for row, prompt_tokens in zip(new.tolist(), prompt_lengths, strict=True):
             completion = _until_eos(row, tok.eos_token_id, tok.pad_token_id)
             text = _cut_at_stop(tok.decode(completion, skip_special_tokens=True), settings.stop)
             out.append(Generation(text=text, prompt_tokens=int(prompt_tokens), completion_tokens=len(completion),

@@ -7,6 +7,7 @@ zombie that looks alive.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -131,7 +132,5 @@ def is_alive(pid: int | None, started: float | None) -> bool:
 
 def signal_group(pid: int, sig: int = signal.SIGTERM) -> None:
     """Signal the worker's whole session (the accelerate launcher and every rank)."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHECKPOINT_MARKER", "RunDir", "write_json_atomic"]
+__all__ = ["CHECKPOINT_MARKER", "RunDir", "file_sha256", "write_json_atomic"]
 
 #: written into a checkpoint dir once every file of it is on disk; a dir without it is ignored
 CHECKPOINT_MARKER = "ftkit-complete.json"
@@ -52,9 +52,9 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as f:
+    with Path(path).open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -160,7 +160,7 @@ class RunDir:
             size = file.stat().st_size
             entry: dict[str, Any] = {"size": size}
             if size <= _HASH_LIMIT_BYTES:
-                entry["sha256"] = _file_sha256(file)
+                entry["sha256"] = file_sha256(file)
             files[str(file.relative_to(checkpoint))] = entry
         write_json_atomic(checkpoint / CHECKPOINT_MARKER, {"step": step, "time": _now(), "files": files})
 
@@ -179,7 +179,7 @@ class RunDir:
                 return f"{name} is missing"
             if file.stat().st_size != entry["size"]:
                 return f"{name} is truncated ({file.stat().st_size} of {entry['size']} bytes)"
-            if "sha256" in entry and _file_sha256(file) != entry["sha256"]:
+            if "sha256" in entry and file_sha256(file) != entry["sha256"]:
                 return f"{name} is corrupt (checksum mismatch)"
         return None
 

@@ -124,6 +124,7 @@ def _common_args(options: LocalOptions, settings: ResolvedSettings, output_dir: 
         activation_checkpointing=settings.gradient_checkpointing,
         max_length=settings.max_seq_length,
         dataloader_num_workers=0,
+        ddp_find_unused_parameters=False,  # adapters and full models use every parameter; skip the extra pass
     )
     if has_eval:
         # eval on the checkpoint steps so the best checkpoint can be kept (and restored at the end)
@@ -158,8 +159,9 @@ def build_trainer(
     from datasets import Dataset
 
     tokenizer = load_tokenizer(spec.model, options)
-    is_chat = "messages" in train_rows[0] or spec.method == Method.DPO
-    assistant_only = options.loss_on == "assistant" and "messages" in train_rows[0]
+    first = train_rows[0]
+    is_chat = "messages" in first or isinstance(first.get("prompt"), list) or spec.method == Method.DPO
+    assistant_only = options.loss_on == "assistant" and "messages" in first
     if is_chat:
         check_chat_template(tokenizer, spec.model, assistant_only=assistant_only)
     model = _load_model(spec, settings)

@@ -11,10 +11,10 @@ import os
 import signal
 import sys
 import traceback
-import warnings
 from pathlib import Path
 from typing import Any
 
+from ._quiet import quiet_libraries
 from ._rundir import RunDir
 
 _stop_requested = False
@@ -27,27 +27,11 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _quiet_libraries() -> None:
-    """Replace the libraries' progress bars and known deprecation noise by ftkit's own events."""
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    for pattern in (".*is_gradient_checkpointing.*", ".*gradient_checkpointing.*deprecated.*",
-                    ".*torch.jit.*", ".*Merge lora module to 4-bit.*"):
-        warnings.filterwarnings("ignore", message=pattern)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    import logging
-
-    for name in ("transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes", "torch.distributed"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def main(run_path: str) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     run = RunDir(run_path)
     is_main = int(os.environ.get("RANK", "0")) == 0
-    _quiet_libraries()
+    quiet_libraries(all_future_warnings=True)
     try:
         return _train(run, is_main)
     except BaseException as e:  # the run dir must say why the run died, whatever it was
@@ -128,6 +112,7 @@ def _save_output(trainer: Any, run: RunDir, options: Any, result: Any, is_main: 
     if is_main and staging.exists():
         shutil.rmtree(staging)
     trainer.save_model(str(staging))  # collective under FSDP: every rank calls it
+    replicas_agree = _check_replicas(trainer, run)
     if not is_main:
         return
     state = trainer.state
@@ -138,6 +123,9 @@ def _save_output(trainer: Any, run: RunDir, options: Any, result: Any, is_main: 
         metrics["best_eval_loss"] = float(min(evals))
     metrics["trained_tokens"] = float(state.num_input_tokens_seen or 0)
     metrics["global_step"] = float(state.global_step)
+    metrics["peak_rss_mb"] = _peak_rss_mb()
+    if replicas_agree is not None:
+        metrics["replicas_identical"] = float(replicas_agree)
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
     if final.exists():
         shutil.rmtree(final)
@@ -148,6 +136,38 @@ def _save_output(trainer: Any, run: RunDir, options: Any, result: Any, is_main: 
                       metrics=metrics)
     run.append_event(f"saved the trained model to {final}", type="output", step=state.global_step,
                      total_steps=state.max_steps, metrics=metrics)
+
+
+def _check_replicas(trainer: Any, run: RunDir) -> bool | None:
+    """In a multi-process run, whether every rank ended with bit-identical trainable weights (DDP's promise).
+
+    Each rank writes the sha256 of its trainable parameters to ``replicas/rank-<n>.sha256``; None when
+    there is only one process.
+    """
+    import hashlib
+
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return None
+    digest = hashlib.sha256()
+    for name, param in sorted(trainer.model.named_parameters()):
+        if param.requires_grad:
+            digest.update(name.encode())
+            digest.update(param.detach().float().cpu().contiguous().numpy().tobytes())
+    replicas = run.path / "replicas"
+    replicas.mkdir(exist_ok=True)
+    (replicas / f"rank-{dist.get_rank()}.sha256").write_text(digest.hexdigest(), encoding="utf-8")
+    dist.barrier()
+    return len({p.read_text(encoding="utf-8") for p in replicas.glob("rank-*.sha256")}) == 1
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (what a user's machine must have free for the run)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
 def _count_params(model: str) -> int | None:

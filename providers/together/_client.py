@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from ftkit._imports import require
-from ftkit._managed import SdkErrors
+from ftkit._managed import ManagedApi
 from ftkit._retry import DEFAULT_POLICY, RetryPolicy
-from ftkit.errors import ConfigError, FtkitError
+from ftkit.errors import ConfigError
 
 __all__ = ["DEFAULT_BASE_URL", "TogetherApi", "normalise_base_url", "sdk"]
 
-T = TypeVar("T")
 PROVIDER = "together"
 DEFAULT_BASE_URL = "https://api.together.ai"
 
@@ -54,45 +53,28 @@ def sdk() -> Any:
     return require("together", extra="together", provider=PROVIDER)
 
 
-class TogetherApi:
+class TogetherApi(ManagedApi):
     """A lazily built ``together.Together`` client plus ftkit's retry and error policy.
 
-    >>> api = TogetherApi(api_key=lambda: "test-key", base_url="http://127.0.0.1:9")
-    >>> api
-    <TogetherApi base_url='http://127.0.0.1:9'>
+    >>> TogetherApi(api_key=lambda: "test-key", base_url="http://127.0.0.1:9")
+    <TogetherApi endpoint='http://127.0.0.1:9'>
     >>> api.safe(lambda client: client.fine_tuning.list())        # doctest: +SKIP
     """
+
+    provider = PROVIDER
 
     def __init__(
         self, *, api_key: Callable[[], str], base_url: str | None, policy: RetryPolicy = DEFAULT_POLICY
     ):
-        self._api_key = api_key
-        self.base_url = normalise_base_url(base_url)
-        self.policy = policy
-        self._client: Any = None
-        self._errors: SdkErrors | None = None
-
-    def __repr__(self) -> str:  # never shows the key
-        return f"<TogetherApi base_url={self.base_url!r}>"
+        super().__init__(api_key=api_key, base_url=normalise_base_url(base_url), policy=policy)
 
     @property
     def endpoint(self) -> str:
         """What upload dedup is keyed on: the same content on another server is another file."""
         return self.base_url or DEFAULT_BASE_URL
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = sdk().Together(api_key=self._api_key(), base_url=self.base_url, max_retries=0)
-        return self._client
+    def sdk(self) -> Any:
+        return sdk()
 
-    @property
-    def errors(self) -> SdkErrors:
-        if self._errors is None:
-            self._errors = SdkErrors(sdk(), provider=PROVIDER, policy=self.policy)
-        return self._errors
-
-    def safe(self, call: Callable[[Any], T], *, not_found: Callable[[], FtkitError] | None = None) -> T:
-        """Run an idempotent call (read, list, download), retrying transient failures."""
-        with self.errors.mapped(not_found=not_found):
-            return self.errors.retrying(lambda: call(self.client))
+    def build_client(self, api_key: str) -> Any:
+        return sdk().Together(api_key=api_key, base_url=self.base_url, max_retries=0)

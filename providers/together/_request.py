@@ -94,6 +94,9 @@ def create_kwargs(
         value = getattr(options, name)
         if value is not None:
             kwargs[name] = value
+    if spec.method == Method.SFT:
+        # Together's default, said out loud: the SDK otherwise logs a warning on every create
+        kwargs.setdefault("train_on_inputs", "auto")
     if options.early_stopping is not None:
         kwargs["early_stopping_enabled"] = options.early_stopping
     if options.uses_wandb:

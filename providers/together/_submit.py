@@ -8,11 +8,9 @@ ambiguous failure, ftkit lists the account's jobs and adopts the one carrying th
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from ftkit._managed import create_exactly_once
-from ftkit.errors import ConfigError, UnsupportedSettingError
+from ftkit.errors import UnsupportedSettingError
 from ftkit.provider import JobContext
 
 from ._client import PROVIDER, TogetherApi
@@ -20,7 +18,7 @@ from ._options import TogetherOptions
 from ._request import create_kwargs, job_tag, limit_problems, remote_suffix
 from ._status import raw_value
 
-__all__ = ["create_job", "fetch_limits", "prepare_dataset"]
+__all__ = ["create_job", "fetch_limits", "find_tagged_job"]
 
 
 def fetch_limits(api: TogetherApi, ctx: JobContext, options: TogetherOptions) -> Any:
@@ -32,17 +30,6 @@ def fetch_limits(api: TogetherApi, ctx: JobContext, options: TogetherOptions) ->
     if problems:
         raise UnsupportedSettingError(PROVIDER, problems)
     return limits
-
-
-def prepare_dataset(ctx: JobContext, source: str, *, role: str) -> Path:
-    """The dataset in Together's JSONL format (chat, or preference rows for DPO), written once."""
-    from ftkit import data
-
-    converter = getattr(data, "convert", None)
-    if converter is None:  # pragma: no cover - ftkit.data always ships convert
-        raise ConfigError("ftkit.data.convert is missing; reinstall ftkit")
-    out = ctx.workdir / f"together-{role}.jsonl"
-    return Path(converter(source, "together", method=ctx.spec.method.value, out=out))
 
 
 def create_job(
@@ -57,15 +44,11 @@ def create_job(
     suffix = remote_suffix(spec, ctx.job_id)
     ctx.remember(job_tag=job_tag(ctx.job_id), suffix=suffix)
 
-    def find() -> Any:
-        return api.errors.retrying(lambda: find_tagged_job(api.client, training_file=training_file, suffix=suffix))
-
-    def create() -> Any:
+    def create(client: Any) -> Any:
         # model_limits= skips the SDK's own limits call: we fetched them (with retries) above
-        return api.client.fine_tuning.create(**kwargs, model_limits=limits)
+        return client.fine_tuning.create(**kwargs, model_limits=limits)
 
-    with api.errors.mapped():
-        job = create_exactly_once(find=find, create=create, errors=api.errors)
+    job = api.once(find=lambda c: find_tagged_job(c, training_file=training_file, suffix=suffix), create=create)
     ctx.remember(remote_id=job.id)
     return job
 

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ftkit._managed import sha256_file
+from ftkit._managed import remembered_upload, sha256_file
 from ftkit.data.report import Issue, ValidationReport
 from ftkit.errors import DatasetError, ProviderError
 from ftkit.provider import JobContext
 
 from ._client import PROVIDER, TogetherApi
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["upload_dataset"]
 
@@ -35,7 +38,10 @@ def upload_dataset(api: TogetherApi, ctx: JobContext, path: Path, *, role: str) 
     Together does not hold it yet; returns once Together has validated it."""
     content_hash = sha256_file(path)
     key = f"{role}_file"
-    file_id = _reusable_file(api, ctx, key, content_hash)
+    file_id = remembered_upload(
+        ctx, endpoint=api.endpoint, key=key, content_hash=content_hash,
+        exists=lambda known: api.exists(lambda c: c.files.retrieve(known)),
+    )
     if file_id is None:
         file_id = _upload(api, path)
         ctx.record_upload(api.endpoint, content_hash, file_id, path.name)
@@ -45,39 +51,35 @@ def upload_dataset(api: TogetherApi, ctx: JobContext, path: Path, *, role: str) 
     return file_id
 
 
-def _reusable_file(api: TogetherApi, ctx: JobContext, key: str, content_hash: str) -> str | None:
-    """A file id this job or an earlier one got for exactly these bytes, if Together still has it."""
-    candidates = []
-    if ctx.data.get(f"{key}_sha256") == content_hash and ctx.data.get(key):
-        candidates.append(ctx.data[key])
-    remembered = ctx.find_upload(api.endpoint, content_hash)
-    if remembered and remembered not in candidates:
-        candidates.append(remembered)
-    for file_id in candidates:
-        if _exists(api, file_id):
-            return file_id
-    return None
-
-
-def _exists(api: TogetherApi, file_id: str) -> bool:
-    try:
-        api.safe(lambda c: c.files.retrieve(file_id))
-    except ProviderError as e:
-        if e.status_code == 404:
-            return False  # deleted on Together's side: upload again
-        raise
-    return True
-
-
 def _upload(api: TogetherApi, path: Path) -> str:
-    lib = api.errors.sdk.lib
+    import httpx
+
+    sdk = api.errors.sdk
+
+    def attempt(client: Any) -> Any:
+        try:
+            return client.files.upload(path, purpose="fine-tune", check=True)
+        except httpx.TransportError as e:
+            # the SDK PUTs the bytes with its bare httpx client, so a dropped connection there is not
+            # an APIConnectionError yet; make it one so it is retried like any other
+            raise sdk.APIConnectionError(message=f"upload interrupted: {e}", request=_request_of(e)) from e
+
     try:
         # Safe to retry as a whole: Together answers a repeated upload of the same bytes with the
         # existing file (409 by checksum), so a lost answer never makes a second copy.
-        response = api.safe(lambda c: c.files.upload(path, purpose="fine-tune", check=True))
-    except lib.FileTypeError as e:
+        response = api.safe(attempt)
+    except sdk.lib.FileTypeError as e:
         raise DatasetError(_report(str(e), path, code="together_local_check"), what=f"{path.name}") from e
     return response.id
+
+
+def _request_of(error: httpx.TransportError) -> httpx.Request:
+    import httpx
+
+    try:
+        return error.request
+    except RuntimeError:  # raised by httpx when the error has no request attached
+        return httpx.Request("PUT", "about:blank")
 
 
 def _wait_until_processed(api: TogetherApi, file_id: str, *, path: Path, role: str) -> None:

@@ -10,15 +10,16 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SecretStr
 
-from ftkit._managed import fan_out
+from ftkit._managed import fan_out, prepare_dataset
 from ftkit._retry import DEFAULT_POLICY, RetryPolicy
-from ftkit.errors import JobNotFoundError, JobStateError, UnsupportedSettingError
+from ftkit.errors import JobNotFoundError, JobStateError, ProviderError, UnsupportedSettingError
 from ftkit.provider import JobContext, Provider
 from ftkit.spec import JobSpec
 from ftkit.types import Capability, EventPage, Generation, GenerationSettings, JobState, JobStatus
@@ -26,9 +27,9 @@ from ftkit.types import Capability, EventPage, Generation, GenerationSettings, J
 from ._client import PROVIDER, TogetherApi
 from ._download import DownloadKind, extract_tar_zst
 from ._options import TogetherOptions
-from ._request import spec_problems
+from ._request import WANDB_KEY_ENV, spec_problems
 from ._status import event_page, failure_message, map_state, normalise_events, parse_time, raw_value
-from ._submit import create_job, fetch_limits, prepare_dataset
+from ._submit import create_job, fetch_limits
 from ._upload import upload_dataset
 
 if TYPE_CHECKING:
@@ -87,6 +88,11 @@ class TogetherProvider(Provider):
         )
         self.base_url = self.api.base_url
 
+    def secrets(self) -> list[str]:
+        """The API key, and the W&B key passed through to Together, so both are scrubbed everywhere."""
+        wandb_key = os.environ.get(WANDB_KEY_ENV)
+        return [*super().secrets(), *([wandb_key] if wandb_key else [])]
+
     # -- checks before any side effect --------------------------------------------------------------
 
     @classmethod
@@ -112,11 +118,11 @@ class TogetherProvider(Provider):
             return self.status(ctx)
         options = TogetherOptions.model_validate(ctx.spec.options)
         limits = fetch_limits(self.api, ctx, options)
-        train = prepare_dataset(ctx, ctx.spec.train, role="train")
+        train = self._converted(ctx, ctx.spec.train, role="train")
         training_file = upload_dataset(self.api, ctx, train, role="train")
         validation_file = None
         if ctx.spec.validation is not None:
-            validation = prepare_dataset(ctx, ctx.spec.validation, role="validation")
+            validation = self._converted(ctx, ctx.spec.validation, role="validation")
             validation_file = upload_dataset(self.api, ctx, validation, role="validation")
         try:
             job = create_job(
@@ -145,7 +151,15 @@ class TogetherProvider(Provider):
         if current.state.is_terminal:
             raise JobStateError(f"Job {ctx.job_id} already ended ({current.raw_status}); there is nothing to cancel.")
         if current.raw_status != "cancel_requested":  # Together refuses a second request
-            self.api.safe(lambda c: c.fine_tuning.cancel(remote_id), not_found=self._not_found(ctx))
+            try:
+                self.api.safe(lambda c: c.fine_tuning.cancel(remote_id), not_found=self._not_found(ctx))
+            except ProviderError as e:
+                after = self.status(ctx)
+                if e.status_code == 400 and after.state.is_terminal:  # it ended while we asked
+                    raise JobStateError(
+                        f"Job {ctx.job_id} already ended ({after.raw_status}); there is nothing to cancel."
+                    ) from e
+                raise
         return self.status(ctx)
 
     def result(self, ctx: JobContext) -> TrainedModel:
@@ -242,6 +256,11 @@ class TogetherProvider(Provider):
         return target
 
     # -- internals ------------------------------------------------------------------------------------
+
+    def _converted(self, ctx: JobContext, source: str, *, role: str) -> Path:
+        """The dataset in Together's JSONL (chat rows, or preference rows for DPO), in the job's folder."""
+        out = ctx.workdir / f"together-{role}.jsonl"
+        return prepare_dataset(source, provider=self.name, method=ctx.spec.method.value, out=out)
 
     def _remote_id(self, ctx: JobContext) -> str:
         if not ctx.remote_id:

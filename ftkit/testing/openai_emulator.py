@@ -24,37 +24,29 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftkit.testing._http import EmulatorServer, HTTPError, Request, Response
+from ftkit.testing._http import EmulatorServer, HTTPError, Request
+from ftkit.testing._openai_files import FilesEndpoints, StoredFile
 from ftkit.testing._openai_jobs import (
     BASE_ANSWER,
     AnswerBook,
-    DataCheck,
     Plan,
     Timing,
     check_training_data,
-    count_tokens,
     metrics_csv,
     plan_job,
 )
 from ftkit.testing._openai_schema import check_chat_request, check_job_request, invalid
+from ftkit.testing._openai_wire import chat_completion, page, redact
 
 __all__ = ["BASE_ANSWER", "OpenAIEmulator", "openai_server"]
 
-_FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 _TERMINAL = ("succeeded", "failed", "cancelled")
-
-
-@dataclass
-class _File:
-    obj: dict[str, Any]
-    content: bytes
 
 
 @dataclass
@@ -69,7 +61,7 @@ class _Job:
     event_ids: list[str] = field(default_factory=list)
 
 
-class OpenAIEmulator(EmulatorServer):
+class OpenAIEmulator(FilesEndpoints, EmulatorServer):
     """The emulator behind :func:`openai_server`. ``base_url`` ends in ``/v1``; use ``api_key`` as the key."""
 
     def __init__(
@@ -84,7 +76,7 @@ class OpenAIEmulator(EmulatorServer):
         self.api_key = api_key
         self.organization = organization
         self.timing = timing or Timing()
-        self.files: dict[str, _File] = {}
+        self.files: dict[str, StoredFile] = {}
         self.jobs: dict[str, _Job] = {}
         self._models: dict[str, AnswerBook] = {}
         self._scripted: list[dict[str, Any]] = []
@@ -165,73 +157,12 @@ class OpenAIEmulator(EmulatorServer):
                 raise HTTPError(401, "You didn't provide an API key. You need to provide your API key in an "
                                      "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
             if not secrets.compare_digest(key, self.api_key):
-                raise HTTPError(401, f"Incorrect API key provided: {_redact(key)}. You can find your API key at "
+                raise HTTPError(401, f"Incorrect API key provided: {redact(key)}. You can find your API key at "
                                      "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
             with self.lock:
                 return handler(request)
 
         return wrapper
-
-    # -- files -------------------------------------------------------------------------------------------------
-
-    def _create_file(self, request: Request) -> Any:
-        if request.content_type != "multipart/form-data":
-            raise invalid("Expected a multipart/form-data body with 'file' and 'purpose'.")
-        allowed = {"purpose", "expires_after[anchor]", "expires_after[seconds]"}
-        for name in [*request.form, *(f for f in request.files if f != "file")]:
-            if name not in allowed:
-                raise invalid(f"Unrecognized request argument supplied: {name}")
-        upload = request.files.get("file")
-        purpose = request.form.get("purpose")
-        if upload is None:
-            raise invalid("Missing required parameter: 'file'.", "file")
-        if purpose is None:
-            raise invalid("Missing required parameter: 'purpose'.", "purpose")
-        if purpose not in _FILE_PURPOSES:
-            raise invalid(f"'{purpose}' is not one of {list(_FILE_PURPOSES)} - 'purpose'", "purpose")
-        if purpose == "fine-tune" and not upload.filename.endswith(".jsonl"):
-            raise invalid(f"Invalid file format for Fine-Tuning API. Must be .jsonl (got {upload.filename!r}).",
-                          "file")
-        obj = self._add_file(upload.filename, purpose, upload.content)
-        self.record("upload", file_id=obj["id"], filename=upload.filename, purpose=purpose,
-                    bytes=len(upload.content), sha256=hashlib.sha256(upload.content).hexdigest())
-        return obj
-
-    def _add_file(self, filename: str, purpose: str, content: bytes, created: float | None = None) -> dict[str, Any]:
-        file_id = f"file-{secrets.token_hex(12)}"
-        obj = {"id": file_id, "object": "file", "bytes": len(content),
-               "created_at": int(created if created is not None else self.clock.now()),
-               "filename": filename, "purpose": purpose, "status": "processed", "expires_at": None,
-               "status_details": None}
-        self.files[file_id] = _File(obj, content)
-        return obj
-
-    def _get_file(self, file_id: str) -> _File:
-        found = self.files.get(file_id)
-        if found is None:
-            raise HTTPError(404, f"No such File object: {file_id}", param="id")
-        return found
-
-    def _list_files(self, request: Request) -> Any:
-        order = request.arg("order", "desc")
-        items = sorted(self.files.values(), key=lambda f: (f.obj["created_at"], f.obj["id"]),
-                       reverse=order == "desc")
-        purpose = request.arg("purpose")
-        objs = [f.obj for f in items if purpose is None or f.obj["purpose"] == purpose]
-        return _page(objs, request, default_limit=10000)
-
-    def _retrieve_file(self, request: Request) -> Any:
-        return self._get_file(request.params["file_id"]).obj
-
-    def _delete_file(self, request: Request) -> Any:
-        file_id = request.params["file_id"]
-        self._get_file(file_id)
-        del self.files[file_id]
-        return {"id": file_id, "object": "file", "deleted": True}
-
-    def _file_content(self, request: Request) -> Any:
-        return Response(self._get_file(request.params["file_id"]).content,
-                        content_type="application/octet-stream")
 
     # -- jobs ----------------------------------------------------------------------------------------------------
 
@@ -277,7 +208,7 @@ class OpenAIEmulator(EmulatorServer):
         self.record("job_created", job_id=job_id, body=body)
         return self._job_view(self.jobs[job_id])
 
-    def _fine_tune_file(self, file_id: str, param: str) -> _File:
+    def _fine_tune_file(self, file_id: str, param: str) -> StoredFile:
         found = self.files.get(file_id)
         if found is None:
             raise invalid(f"Invalid file id: {file_id!r} does not exist.", param, "invalid_file_id")
@@ -345,7 +276,7 @@ class OpenAIEmulator(EmulatorServer):
         jobs = sorted(self.jobs.values(), key=lambda j: j.created, reverse=True)
         views = [self._job_view(j) for j in jobs
                  if all((j.obj.get("metadata") or {}).get(k) == v for k, v in wanted.items())]
-        return _page(views, request, default_limit=20)
+        return page(views, request, default_limit=20)
 
     def _retrieve_job(self, request: Request) -> Any:
         return self._job_view(self._get_job(request.params["job_id"]))
@@ -377,7 +308,7 @@ class OpenAIEmulator(EmulatorServer):
 
     def _list_events(self, request: Request) -> Any:
         job = self._get_job(request.params["job_id"])
-        return _page(list(reversed(self._events(job))), request, default_limit=20, plain=True)
+        return page(list(reversed(self._events(job))), request, default_limit=20, plain=True)
 
     def _list_checkpoints(self, request: Request) -> Any:
         job = self._get_job(request.params["job_id"])
@@ -395,7 +326,7 @@ class OpenAIEmulator(EmulatorServer):
                 "step_number": step, "metrics": metrics,
             })
             self._models[f"{model}:ckpt-step-{step}"] = job.book
-        return _page(list(reversed(checkpoints)), request, default_limit=10)
+        return page(list(reversed(checkpoints)), request, default_limit=10)
 
     # -- chat completions -------------------------------------------------------------------------------------------
 
@@ -412,59 +343,10 @@ class OpenAIEmulator(EmulatorServer):
                                 code="model_not_found")
         else:
             book = AnswerBook([])
-        prompt = next((m.get("content") for m in reversed(body["messages"]) if m.get("role") == "user"), "")
-        text = book.answer(prompt if isinstance(prompt, str) else json.dumps(prompt))
-        text, finish = _apply_limits(text, body)
-        prompt_tokens = sum(count_tokens(json.dumps(m)) for m in body["messages"])
-        completion_tokens = count_tokens(text)
-        self.record("completion", model=model, prompt=prompt, answer=text,
+        completion = chat_completion(body, book)
+        self.record("completion", model=model, answer=completion["choices"][0]["message"]["content"],
                     seconds=round(time.monotonic() - started, 6))
-        return {
-            "id": f"chatcmpl-{secrets.token_hex(12)}", "object": "chat.completion", "created": int(time.time()),
-            "model": model, "system_fingerprint": "fp_ftkit_emulator", "service_tier": "default",
-            "choices": [{"index": 0, "finish_reason": finish, "logprobs": None,
-                         "message": {"role": "assistant", "content": text, "refusal": None, "annotations": []}}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
-        }
-
-
-def _apply_limits(text: str, body: dict[str, Any]) -> tuple[str, str]:
-    stops = body.get("stop")
-    for stop in [stops] if isinstance(stops, str) else stops or []:
-        if stop and stop in text:
-            text = text[: text.index(stop)]
-    limit = body.get("max_completion_tokens") or body.get("max_tokens")
-    if limit is not None and count_tokens(text) > limit:
-        words = text.split(" ")
-        while words and count_tokens(" ".join(words)) > limit:
-            words.pop()
-        return " ".join(words), "length"
-    return text, "stop"
-
-
-def _page(items: list[dict[str, Any]], request: Request, *, default_limit: int, plain: bool = False) -> Any:
-    """Cursor pagination: items after the one whose id is ``after``, ``limit`` of them, with has_more."""
-    after = request.arg("after")
-    try:
-        limit = int(request.arg("limit") or default_limit)
-    except ValueError:
-        raise invalid("Invalid 'limit': expected an integer.", "limit") from None
-    if limit < 1:
-        raise invalid("Invalid 'limit': must be at least 1.", "limit")
-    start = 0
-    if after:
-        ids = [item["id"] for item in items]
-        start = ids.index(after) + 1 if after in ids else len(items)
-    chunk = items[start : start + limit]
-    page: dict[str, Any] = {"object": "list", "data": chunk, "has_more": start + limit < len(items)}
-    if not plain:
-        page.update({"first_id": chunk[0]["id"] if chunk else None, "last_id": chunk[-1]["id"] if chunk else None})
-    return page
-
-
-def _redact(key: str) -> str:
-    return f"{key[:3]}{'*' * max(4, len(key) - 7)}{key[-4:]}" if len(key) > 8 else "*" * len(key)
+        return completion
 
 
 @contextlib.contextmanager

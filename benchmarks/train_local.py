@@ -1,0 +1,175 @@
+"""Local training speed and memory: ftkit against the usual recipes, measured in one run.
+
+Trains the same tiny model on the same variable-length chat data for the same number of steps with
+
+  (a) the fine-tuning guides' recipe, adapted only as far as needed to run here: TRL ``SFTTrainer``
+      with its defaults plus ``use_cpu=True`` (bf16 autocast and gradient checkpointing stay on);
+  (b) a hand-tuned plain ``transformers.Trainer``: fp32, dynamic-padding collator, assistant-only labels;
+  (c) ftkit: ``FineTuneJob(provider="local")``, as a user runs it;
+
+each in its own process, and prints trained (non-padding) tokens per second, peak RSS and the ratios.
+Then it compares QLoRA with LoRA peak memory on a larger tiny model.
+
+    .venv/bin/python benchmarks/train_local.py [--steps 60] [--hidden 384 --layers 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+BATCH, LR, RANK = 8, 2e-4, 16
+TOPICS = ["my invoice", "the password reset", "a refund", "the mobile app", "shipping to Canada", "my account"]
+
+
+def chat_data(n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Support-style chats whose lengths vary from a few to ~150 tokens (where padding costs)."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        topic = rng.choice(TOPICS)
+        question = f"I have a question about {topic}. " * rng.randint(1, 6)
+        answer = f"Thanks for asking about {topic}; here is what to do next. " * rng.randint(1, 5)
+        rows.append({"messages": [{"role": "user", "content": question.strip()},
+                                  {"role": "assistant", "content": answer.strip()}]})
+    return rows
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _lora() -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(r=RANK, lora_alpha=2 * RANK, lora_dropout=0.05, target_modules="all-linear",
+                      task_type="CAUSAL_LM")
+
+
+def run_guides(model_dir: str, data: str, steps: int, out: str) -> dict[str, float]:
+    from datasets import load_dataset
+    from trl import SFTConfig, SFTTrainer
+
+    config = SFTConfig(output_dir=out, max_steps=steps, per_device_train_batch_size=BATCH, learning_rate=LR,
+                       use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True,
+                       include_num_input_tokens_seen="non_padding")
+    trainer = SFTTrainer(model=model_dir, args=config, train_dataset=load_dataset("json", data_files=data)["train"],
+                         peft_config=_lora())
+    result = trainer.train()
+    return {"tokens": trainer.state.num_input_tokens_seen, "seconds": result.metrics["train_runtime"]}
+
+
+def run_trainer(model_dir: str, data: str, steps: int, out: str) -> dict[str, float]:
+    from datasets import load_dataset
+    from peft import get_peft_model
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainingArguments,
+    )
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+
+    def encode(row: dict[str, Any]) -> dict[str, Any]:
+        enc = tok.apply_chat_template(row["messages"], return_dict=True, return_assistant_tokens_mask=True)
+        labels = [t if m else -100 for t, m in zip(enc["input_ids"], enc["assistant_masks"], strict=True)]
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": labels}
+
+    dataset = load_dataset("json", data_files=data)["train"]
+    dataset = dataset.map(encode, remove_columns=dataset.column_names)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir), _lora())
+    args = TrainingArguments(output_dir=out, max_steps=steps, per_device_train_batch_size=BATCH, learning_rate=LR,
+                             use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True,
+                             include_num_input_tokens_seen="non_padding", logging_steps=10)
+    trainer = Trainer(model=model, args=args, train_dataset=dataset,
+                      data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100))
+    result = trainer.train()
+    return {"tokens": trainer.state.num_input_tokens_seen, "seconds": result.metrics["train_runtime"]}
+
+
+def run_ftkit(model_dir: str, data: str, steps: int, out: str, adapter: str = "lora") -> dict[str, float]:
+    from ftkit.job import FineTuneJob
+
+    os.environ["FTKIT_HOME"] = out
+    job = FineTuneJob(provider="local", model=model_dir, train=data, adapter=adapter, learning_rate=LR,
+                      batch_size=BATCH, lora_r=RANK, options={"max_steps": steps, "save_steps": 10 * steps})
+    job.start()
+    metrics = job.wait(timeout=1800).metrics
+    return {"tokens": metrics["trained_tokens"], "seconds": metrics["train_runtime"], "rss": metrics["peak_rss_mb"]}
+
+
+RUNNERS = {"guides": run_guides, "trainer": run_trainer, "ftkit": run_ftkit}
+
+
+def child(name: str, model_dir: str, data: str, steps: int, adapter: str) -> None:
+    out = tempfile.mkdtemp(prefix=f"bench-{name}-")
+    extra = {"adapter": adapter} if name == "ftkit" else {}
+    result = RUNNERS[name](model_dir, data, steps, out, **extra)
+    result.setdefault("rss", _peak_rss_mb())  # ftkit reports its worker's peak; the others are this process
+    print("RESULT " + json.dumps(result))
+
+
+def measure(name: str, model_dir: str, data: str, steps: int, adapter: str = "lora") -> dict[str, float]:
+    command = [sys.executable, __file__, "--child", name, "--model", model_dir, "--data", data,
+               "--steps", str(steps), "--adapter", adapter]
+    env = {**os.environ, "TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(line[len("RESULT "):])
+    result["tok_s"] = result["tokens"] / result["seconds"]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--hidden", type=int, default=384)
+    parser.add_argument("--layers", type=int, default=6)
+    parser.add_argument("--qlora-hidden", type=int, default=1024)
+    parser.add_argument("--qlora-layers", type=int, default=8)
+    parser.add_argument("--child")
+    parser.add_argument("--model")
+    parser.add_argument("--data")
+    parser.add_argument("--adapter", default="lora")
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child, args.model, args.data, args.steps, args.adapter)
+
+    from ftkit.testing.tiny import tiny_model
+
+    work = Path(tempfile.mkdtemp(prefix="ftkit-bench-"))
+    data = work / "chats.jsonl"
+    rows = chat_data(600)
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    model = str(tiny_model(work / "model", hidden_size=args.hidden, layers=args.layers))
+    print(f"model: hidden {args.hidden}, {args.layers} layers; {args.steps} steps of batch {BATCH}; LoRA r={RANK}")
+    results = {name: measure(name, model, str(data), args.steps) for name in ("guides", "trainer", "ftkit")}
+    labels = {"guides": "(a) TRL defaults + use_cpu", "trainer": "(b) hand-tuned Trainer", "ftkit": "(c) ftkit"}
+    for name, r in results.items():
+        print(f"{labels[name]:<28} {r['tok_s']:8.0f} tok/s   peak RSS {r['rss']:6.0f} MB   ({r['seconds']:.1f} s)")
+    ft, a, b = results["ftkit"], results["guides"], results["trainer"]
+    print(f"ftkit / (a): {ft['tok_s'] / a['tok_s']:.2f}x speed (target >= 3x)")
+    print(f"ftkit / (b): {ft['tok_s'] / b['tok_s']:.2f}x speed (target >= 0.95x), "
+          f"peak RSS {ft['rss']:.0f} vs {b['rss']:.0f} MB (target: not higher)")
+
+    big = str(tiny_model(work / "big", hidden_size=args.qlora_hidden, layers=args.qlora_layers))
+    lora, qlora = (measure("ftkit", big, str(data), 10, adapter=a) for a in ("lora", "qlora"))
+    print(f"QLoRA vs LoRA on hidden {args.qlora_hidden} x {args.qlora_layers} layers (10 steps): peak RSS "
+          f"{qlora['rss']:.0f} vs {lora['rss']:.0f} MB ({qlora['rss'] / lora['rss']:.2f}x); "
+          f"speed {qlora['tok_s']:.0f} vs {lora['tok_s']:.0f} tok/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""Throughput and peak memory of ``ftkit validate`` next to the OpenAI cookbook's checks, on the same file.
+
+    python benchmarks/validate.py                 # 200,000 examples (about 400 MB), the reference run
+    python benchmarks/validate.py --examples 20000
+
+Both run as separate processes on the same generated chat file, so each one's peak RSS is its own:
+
+* cookbook: ``Chat_finetuning_data_prep.ipynb`` reimplemented faithfully (load the whole file, its format
+  checks, ``num_tokens_from_messages`` with tiktoken ``cl100k_base`` per string, assistant tokens,
+  missing system/user counts, distributions, examples over 16,385 tokens);
+* ftkit: ``ftkit validate FILE --provider openai --model gpt-4o-mini --json`` (exact o200k_base token
+  counts, every structural check, exact and near-duplicate detection, statistics), on every core.
+
+Peak RSS is sampled every 20 ms with psutil: the ftkit main process alone and the sum over its process tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SEEDS = Path("/work/shared/seeds")
+FALLBACK_TEXT = (
+    "the model learns from examples that show the task clearly and a good answer is short specific and "
+    "polite while a bad answer repeats the question or invents facts about the order the refund or the "
+    "account settings so we check every reply before training and keep the data clean and varied"
+)
+
+
+def _vocabulary() -> tuple[np.ndarray, np.ndarray]:
+    text = " ".join(p.read_text(errors="ignore") for p in sorted(SEEDS.glob("*.txt"))) if SEEDS.is_dir() else ""
+    words = [w.strip(".,;:()[]\"'") for w in (text or FALLBACK_TEXT).split()]
+    words = [w for w in words if w.isalpha() and len(w) < 15]
+    unique, counts = np.unique(np.asarray(words), return_counts=True)
+    return unique, counts / counts.sum()
+
+
+def generate(path: Path, examples: int, seed: int = 0) -> None:
+    """A realistic chat file: a shared system prompt, 1-3 turns, English word frequencies, ~2 KB a line."""
+    rng = np.random.default_rng(seed)
+    vocab, p = _vocabulary()
+    system = "You are a helpful support assistant for Acme. Answer briefly, politely and accurately."
+    pool = rng.choice(vocab, size=2_000_000, p=p)
+    cursor = 0
+
+    def paragraph(n: int) -> str:
+        nonlocal cursor
+        if cursor + n > len(pool):
+            cursor = 0
+        words = pool[cursor : cursor + n]
+        cursor += n + int(rng.integers(0, 50))
+        return " ".join(words).capitalize() + "."
+
+    with path.open("w", encoding="utf-8") as f:
+        for _ in range(examples):
+            messages = [{"role": "system", "content": system}]
+            for _ in range(int(rng.choice([1, 1, 2, 3]))):
+                messages.append({"role": "user", "content": paragraph(int(rng.integers(18, 85)))})
+                messages.append({"role": "assistant", "content": paragraph(int(rng.integers(36, 180)))})
+            f.write(json.dumps({"messages": messages}) + "\n")
+
+
+COOKBOOK = r'''
+import json, sys
+from collections import defaultdict
+import numpy as np
+import tiktoken
+from ftkit.estimation.tiktoken_offline import seed_tiktoken_cache
+
+seed_tiktoken_cache("cl100k_base")  # tiktoken's own rank file, written offline and checked by its hash
+encoding = tiktoken.get_encoding("cl100k_base")
+data_path = sys.argv[1]
+
+with open(data_path, "r", encoding="utf-8") as f:
+    dataset = [json.loads(line) for line in f]
+
+format_errors = defaultdict(int)
+for ex in dataset:
+    if not isinstance(ex, dict):
+        format_errors["data_type"] += 1
+        continue
+    messages = ex.get("messages", None)
+    if not messages:
+        format_errors["missing_messages_list"] += 1
+        continue
+    for message in messages:
+        if "role" not in message or "content" not in message:
+            format_errors["message_missing_key"] += 1
+        if any(k not in ("role", "content", "name", "function_call", "weight") for k in message):
+            format_errors["message_unrecognized_key"] += 1
+        if message.get("role", None) not in ("system", "user", "assistant", "function"):
+            format_errors["unrecognized_role"] += 1
+        content = message.get("content", None)
+        function_call = message.get("function_call", None)
+        if (not content and not function_call) or not isinstance(content, str):
+            format_errors["missing_content"] += 1
+    if not any(message.get("role", None) == "assistant" for message in messages):
+        format_errors["example_missing_assistant_message"] += 1
+
+def num_tokens_from_messages(messages, tokens_per_message=3, tokens_per_name=1):
+    num_tokens = 0
+    for message in messages:
+        num_tokens += tokens_per_message
+        for key, value in message.items():
+            num_tokens += len(encoding.encode(value))
+            if key == "name":
+                num_tokens += tokens_per_name
+    num_tokens += 3
+    return num_tokens
+
+def num_assistant_tokens_from_messages(messages):
+    num_tokens = 0
+    for message in messages:
+        if message["role"] == "assistant":
+            num_tokens += len(encoding.encode(message["content"]))
+    return num_tokens
+
+def print_distribution(values, name):
+    print(f"#### Distribution of {name}:")
+    print(f"min / max: {min(values)}, {max(values)}")
+    print(f"mean / median: {np.mean(values)}, {np.median(values)}")
+    print(f"p5 / p95: {np.quantile(values, 0.1)}, {np.quantile(values, 0.9)}")
+
+n_missing_system = 0
+n_missing_user = 0
+n_messages = []
+convo_lens = []
+assistant_message_lens = []
+for ex in dataset:
+    messages = ex["messages"]
+    if not any(message["role"] == "system" for message in messages):
+        n_missing_system += 1
+    if not any(message["role"] == "user" for message in messages):
+        n_missing_user += 1
+    n_messages.append(len(messages))
+    convo_lens.append(num_tokens_from_messages(messages))
+    assistant_message_lens.append(num_assistant_tokens_from_messages(messages))
+
+print("Num examples missing system message:", n_missing_system)
+print("Num examples missing user message:", n_missing_user)
+print_distribution(n_messages, "num_messages_per_example")
+print_distribution(convo_lens, "num_total_tokens_per_example")
+print_distribution(assistant_message_lens, "num_assistant_tokens_per_example")
+n_too_long = sum(l > 16385 for l in convo_lens)
+print(f"{n_too_long} examples may be over the 16,385 token limit")
+print("errors:", dict(format_errors), "total tokens:", sum(convo_lens))
+'''
+
+
+def run(command: list[str]) -> dict[str, float | str]:
+    """Wall seconds, CPU seconds (the process and its children), peak RSS (MB, the process / its tree), stdout."""
+    import resource
+    import threading
+
+    import psutil
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    handle = psutil.Process(process.pid)
+    peak_main = peak_tree = 0
+    chunks: list[str] = []
+    reader = threading.Thread(target=lambda: chunks.append(process.stdout.read()))  # type: ignore[union-attr]
+    reader.start()
+    while process.poll() is None:
+        try:
+            main = handle.memory_info().rss
+            tree = main + sum(c.memory_info().rss for c in handle.children(recursive=True))
+        except psutil.Error:
+            continue
+        peak_main, peak_tree = max(peak_main, main), max(peak_tree, tree)
+        time.sleep(0.02)
+    reader.join()
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": wall, "cpu": cpu, "rss": peak_main / 2**20, "rss_tree": peak_tree / 2**20, "out": "".join(chunks)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--examples", type=int, default=200_000)
+    parser.add_argument("--keep", type=Path, help="write the generated file here and keep it")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.keep or Path(tmp) / "bench.jsonl"
+        started = time.perf_counter()
+        generate(path, args.examples)
+        size = path.stat().st_size
+        print(f"generated {args.examples:,} examples, {size / 2**20:.0f} MB in {time.perf_counter() - started:.1f} s "
+              f"({os.cpu_count()} cores)")
+        script = Path(tmp) / "cookbook.py"
+        script.write_text(COOKBOOK)
+        ftkit = [str(Path(sys.executable).parent / "ftkit"), "validate", str(path), "--provider", "openai",
+                 "--model", "gpt-4o-mini", "--json", "--max-issues", "20"]
+        runs = {
+            "cookbook": [sys.executable, str(script), str(path)],
+            "ftkit": ftkit,
+            "ftkit 1 process": [*ftkit, "--workers", "1"],
+        }
+        print(f"load average before: {os.getloadavg()[0]:.2f} (other work on the machine slows every run; "
+              "the CPU column does not depend on it)")
+        results = {}
+        for name, command in runs.items():
+            r = run(command)
+            results[name] = r
+            print(f"{name:16s} {r['wall']:6.1f} s  {args.examples / r['wall']:8,.0f} examples/s  CPU {r['cpu']:6.1f} s  "
+                  f"peak RSS {r['rss']:4.0f} MB (process), {r['rss_tree']:4.0f} MB (with its helpers)")
+            if name == "ftkit":
+                report = json.loads(r["out"])  # type: ignore[arg-type]
+                print(f"{'':16s} ok={report['ok']} tokens={report['stats']['total_tokens']:,} "
+                      f"issues={report['issue_counts']}")
+        cook, fast, single = results["cookbook"], results["ftkit"], results["ftkit 1 process"]
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+        print(f"throughput vs cookbook: {cook['wall'] / fast['wall']:.2f}x on every core (target >= 2x), "
+              f"{cook['wall'] / single['wall']:.2f}x on one core; CPU per example: "
+              f"{fast['cpu'] / cook['cpu']:.2f}x the cookbook's")
+        print(f"ftkit peak RSS: {fast['rss']:.0f} MB, {fast['rss_tree']:.0f} MB with its helper (target < 400 MB); "
+              f"cookbook {cook['rss']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+"""Near-duplicate detection: MinHash signatures of word shingles, computed for whole batches with numpy.
+
+A per-example MinHash (datasketch) hashes every shingle once per permutation in Python, a few thousand
+examples a second. Here one batch of texts is hashed at once:
+
+1. words: the batch is joined, lower-cased and encoded once; word boundaries and a polynomial hash of each
+   word's bytes come from array operations (a prefix sum of ``byte * B**i``, the Rabin-Karp trick);
+2. shingles: three consecutive words of one example (fewer when the example is shorter), mixed to 64 bits;
+3. signature: one-permutation hashing (Li, Owen & Zhang 2012): a shingle's top bits pick one of
+   ``num_perm`` bins, each bin keeps its minimum; empty bins borrow another bin's value (densification,
+   Shrivastava 2017). The estimate of Jaccard similarity is the share of equal bins: unbiased, with a
+   standard deviation of about 0.04 at 128 bins (measured against exact Jaccard, 12 to 300 words).
+
+Hashes are deterministic (no per-process seed), so results are the same in every worker and every run.
+Candidate pairs come from LSH banding over the whole signature matrix (sorting band keys, no Python loop
+per example) and are kept when their estimated Jaccard similarity reaches the threshold.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+__all__ = ["EMPTY", "NUM_PERM", "SignatureStore", "near_duplicate_pairs", "optimal_bands", "signatures"]
+
+NUM_PERM = 128
+SHINGLE_WORDS = 3
+_EMPTY32 = np.uint32(0xFFFFFFFF)  # a bin no shingle fell into (while computing)
+EMPTY = np.uint16(0xFFFF)  # in a finished signature, a row of these means "the text has no words"
+
+_BASE = np.uint64(0x100000001B3)  # odd, so invertible modulo 2**64
+_BASE_INVERSE = np.uint64(pow(0x100000001B3, -1, 2**64))
+_M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
+_ROTATION_STEP = np.uint32(0x9E3779B1)
+
+# Bytes that separate words: NUL (between examples), ASCII whitespace and punctuation.
+_SEPARATOR = np.zeros(256, dtype=bool)
+_SEPARATOR[[0, *b" \t\n\r\x0b\x0c", *b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"]] = True
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads every input bit over the output (wrapping uint64 arithmetic)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _M1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+class _Powers:
+    """``B**i`` and ``B**-i`` modulo 2**64 for i < n, grown on demand and shared by every batch."""
+
+    def __init__(self) -> None:
+        self.forward = np.ones(0, dtype=np.uint64)
+        self.inverse = np.ones(0, dtype=np.uint64)
+
+    def upto(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.forward) < n:
+            size = max(n, 2 * len(self.forward), 1 << 16)
+            self.forward = np.cumprod(np.full(size, _BASE, dtype=np.uint64)) * _BASE_INVERSE
+            self.inverse = np.cumprod(np.full(size, _BASE_INVERSE, dtype=np.uint64)) * _BASE
+        return self.forward[:n], self.inverse[:n]
+
+
+_POWERS = _Powers()
+
+
+def _word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(hash of each word, index of its example) for a batch of texts."""
+    joined = "\x00".join(t.replace("\x00", " ") if "\x00" in t else t for t in texts).lower()
+    data = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    if not len(data):
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    is_word = np.concatenate(([False], ~_SEPARATOR[data], [False]))
+    edges = np.flatnonzero(is_word[1:] != is_word[:-1])  # alternately a word's start and its end
+    starts, ends = edges[0::2], edges[1::2]
+    forward, inverse = _POWERS.upto(len(data))
+    prefix = np.cumsum(data.astype(np.uint64) * forward)  # wraps modulo 2**64, as intended
+    before = np.where(starts > 0, prefix[np.maximum(starts - 1, 0)], np.uint64(0))
+    hashes = _mix((prefix[ends - 1] - before) * inverse[starts])
+    example = np.searchsorted(np.flatnonzero(data == 0), starts)
+    return hashes, example
+
+
+def _shingles(hashes: np.ndarray, example: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """k-word shingles within each example; an example shorter than k words uses its words."""
+    k = SHINGLE_WORDS
+    words_per_example = np.bincount(example, minlength=n)
+    if len(hashes) >= k:
+        same = example[: len(hashes) - k + 1] == example[k - 1 :]
+        mixed = hashes[: len(hashes) - k + 1].copy()
+        for j in range(1, k):
+            mixed = _mix(mixed * _M1 + hashes[j : len(hashes) - k + 1 + j])
+        shingles, owners = mixed[same], example[: len(hashes) - k + 1][same]
+    else:
+        shingles, owners = np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    short = words_per_example[example] < k
+    if short.any():
+        shingles = np.concatenate((shingles, hashes[short]))
+        owners = np.concatenate((owners, example[short]))
+    return shingles, owners
+
+
+#: Texts are hashed in groups of about this many characters, which bounds the temporary arrays
+#: (about 40 bytes per character) however large the batch.
+_GROUP_CHARS = 1 << 18
+
+
+def _groups(texts: list[str]) -> list[tuple[int, int]]:
+    """(start, stop) ranges of ``texts`` of about ``_GROUP_CHARS`` characters each."""
+    ranges, start, size = [], 0, 0
+    for i, text in enumerate(texts):
+        size += len(text) + 1
+        if size >= _GROUP_CHARS:
+            ranges.append((start, i + 1))
+            start, size = i + 1, 0
+    if start < len(texts):
+        ranges.append((start, len(texts)))
+    return ranges
+
+
+def signatures(texts: list[str], num_perm: int = NUM_PERM) -> np.ndarray:
+    """A ``(len(texts), num_perm)`` uint16 MinHash matrix; a text without words gets a row of ``EMPTY``."""
+    if num_perm & (num_perm - 1):
+        raise ValueError("num_perm must be a power of two")
+    n = len(texts)
+    signature = np.full(n * num_perm, _EMPTY32, dtype=np.uint32)
+    if n == 0:
+        return np.zeros((0, num_perm), np.uint16)
+    shift = np.uint64(64 - num_perm.bit_length() + 1)
+    for start, stop in _groups(texts):
+        shingles, owners = _shingles(*_word_hashes(texts[start:stop]), stop - start)
+        if len(shingles):
+            bins = (shingles >> shift).astype(np.int64)
+            values = (shingles & np.uint64(0xFFFFFFFE)).astype(np.uint32)  # never EMPTY
+            np.minimum.at(signature, (owners + start) * num_perm + bins, values)
+    dense = _densify(signature.reshape(n, num_perm))
+    # b-bit MinHash (Li & König 2010): 16 bits of each minimum are kept, halving the memory; two different
+    # minima agree by chance once in 65,535, which shifts a similarity estimate by less than 0.0001.
+    empty_rows = dense[:, 0] == _EMPTY32
+    small = (dense % np.uint32(0xFFFF)).astype(np.uint16)  # 0..0xFFFE: never EMPTY
+    small[empty_rows] = EMPTY
+    return small
+
+
+_PROBE_ROUNDS = 8
+#: Per bin and round, the bin an empty bin borrows from: the same for every text, so signatures compare.
+_PROBES = {
+    p: (np.arange(p, dtype=np.uint64)[None, :] * np.uint64(0x9E3779B97F4A7C15)
+        + np.arange(1, _PROBE_ROUNDS + 1, dtype=np.uint64)[:, None] * np.uint64(0xD6E8FEB86659FD93))
+    for p in (16, 32, 64, 128, 256, 512)
+}
+
+
+def _densify(signature: np.ndarray) -> np.ndarray:
+    """Fill empty bins (in place) so that every bin is a fair sample of the set.
+
+    First up to eight rounds of "optimal densification" (Shrivastava 2017): an empty bin copies the bin a
+    fixed hash of (bin, round) points to, if that one is filled. Bins still empty after that (very short
+    texts) take the next filled bin to their right, offset by the distance (rotation densification).
+    The work is per empty bin, not per row: long texts have few.
+    """
+    p = signature.shape[1]
+    original = signature.copy()  # rounds read the bins as hashed, never the borrowed values
+    has_words = (original != _EMPTY32).any(axis=1)
+    rows, cols = np.nonzero((original == _EMPTY32) & has_words[:, None])
+    for probe in _PROBES.get(p, ()):
+        if not len(rows):
+            return signature
+        source = (_mix(probe) % np.uint64(p)).astype(np.int64)
+        value = original[rows, source[cols]]
+        found = value != _EMPTY32
+        signature[rows[found], cols[found]] = value[found]
+        rows, cols = rows[~found], cols[~found]
+    if len(rows):
+        short = np.unique(rows)
+        sub = original[short]
+        columns = np.arange(2 * p)
+        position = np.where(np.concatenate((sub == _EMPTY32, sub == _EMPTY32), axis=1), 4 * p, columns)
+        nearest = np.minimum.accumulate(position[:, ::-1], axis=1)[:, ::-1][:, :p]
+        distance = (nearest - columns[:p]).astype(np.uint32)
+        rotated = (sub[np.arange(len(short))[:, None], nearest % p] + distance * _ROTATION_STEP) & np.uint32(0xFFFFFFFE)
+        local = np.searchsorted(short, rows)
+        signature[rows, cols] = rotated[local, cols]
+    return signature
+
+
+@functools.lru_cache(maxsize=32)
+def optimal_bands(threshold: float, num_perm: int = NUM_PERM) -> tuple[int, int]:
+    """(bands, rows per band) minimising missed pairs (weighted 0.9) and false candidates (0.1).
+
+    Candidates are verified against the threshold afterwards, so a false candidate costs only a comparison
+    while a missed pair is a duplicate left in the data: recall is weighted up.
+    """
+    s = np.linspace(0.0, 1.0, 2001)
+    best: tuple[float, int, int] | None = None
+    for rows in range(1, num_perm + 1):
+        bands = num_perm // rows
+        p = 1.0 - (1.0 - s**rows) ** bands
+        error = 0.1 * np.trapezoid(p[s < threshold], s[s < threshold]) + 0.9 * np.trapezoid(
+            1.0 - p[s >= threshold], s[s >= threshold]
+        )
+        if best is None or error < best[0]:
+            best = (float(error), bands, rows)
+    assert best is not None
+    return best[1], best[2]
+
+
+class SignatureStore:
+    """Signature rows kept as the blocks they were computed in: never copied into one big matrix.
+
+    The validator holds one block per chunk of the file; LSH needs only one column at a time and the
+    rows of candidate pairs, so peak memory stays at the signatures themselves.
+    """
+
+    def __init__(self, blocks: list[np.ndarray] | np.ndarray, num_perm: int = NUM_PERM):
+        if isinstance(blocks, np.ndarray):
+            blocks = [blocks]
+        self.blocks = [b for b in blocks if len(b)]
+        self.num_perm = self.blocks[0].shape[1] if self.blocks else num_perm
+        self.starts = np.cumsum([0, *(len(b) for b in self.blocks)])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def column(self, j: int) -> np.ndarray:
+        if not self.blocks:
+            return np.zeros(0, np.uint16)
+        return np.concatenate([b[:, j] for b in self.blocks])
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The signatures of ``rows`` (global indices), in that order."""
+        out = np.empty((len(rows), self.num_perm), np.uint16)
+        block_of = np.searchsorted(self.starts, rows, side="right") - 1
+        for k in np.unique(block_of):
+            where = block_of == k
+            out[where] = self.blocks[k][rows[where] - self.starts[k]]
+        return out
+
+
+def _band_keys(store: SignatureStore, rows_considered: np.ndarray, band: int, rows: int) -> np.ndarray:
+    key = np.zeros(len(rows_considered), dtype=np.uint64)
+    for column in range(band * rows, (band + 1) * rows):
+        key = _mix(key * _M2 + store.column(column)[rows_considered].astype(np.uint64))
+    return key
+
+
+def near_duplicate_pairs(
+    signature: np.ndarray | SignatureStore, threshold: float, candidates: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs ``(later, earlier, similarity)`` of rows whose estimated Jaccard similarity is >= threshold.
+
+    ``candidates`` (bool per row) leaves rows out, e.g. exact duplicates. Rows without words never match.
+    Each row is compared with the first and the previous row of every LSH bucket it falls in, so a cluster
+    of k near-copies costs O(k) comparisons, not O(k**2).
+    """
+    store = signature if isinstance(signature, SignatureStore) else SignatureStore(signature)
+    n = len(store)
+    empty = np.zeros(0, np.int64)
+    if n == 0:
+        return empty, empty, np.zeros(0)
+    has_words = store.column(0) != EMPTY
+    rows_considered = np.flatnonzero(has_words if candidates is None else has_words & candidates)
+    bands, rows = optimal_bands(threshold, store.num_perm)
+    found: list[np.ndarray] = []
+    for band in range(bands):
+        keys = _band_keys(store, rows_considered, band, rows)
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        same = sorted_keys[1:] == sorted_keys[:-1]
+        if not same.any():
+            continue
+        run_start = np.maximum.accumulate(np.where(np.concatenate(([False], same)), 0, np.arange(len(order))))
+        later = order[1:][same]
+        for earlier in (order[:-1][same], order[run_start[1:][same]]):
+            found.append(rows_considered[later] * n + rows_considered[earlier])
+    if not found:
+        return empty, empty, np.zeros(0)
+    pair_ids = np.unique(np.concatenate(found))
+    later, earlier = pair_ids // n, pair_ids % n
+    keep = later != earlier
+    later, earlier = later[keep], earlier[keep]
+    similarity = np.empty(len(later))
+    for start in range(0, len(later), 65536):
+        stop = start + 65536
+        similarity[start:stop] = (store.take(later[start:stop]) == store.take(earlier[start:stop])).mean(axis=1)
+    close = similarity >= threshold - 1e-9
+    return later[close], earlier[close], similarity[close]

@@ -1,0 +1,427 @@
+"""`together_server()`: an offline Together AI emulator the real ``together`` SDK talks to unmodified.
+
+It serves, on 127.0.0.1, what ftkit's Together provider (and the SDK's own flows) use: the three-step
+file upload (POST ``/v1/files`` -> 302 to a signed URL, PUT of the bytes, POST ``.../preprocess``)
+with checksum dedup (409) and server-side validation, the fine-tune endpoints (model limits, price
+estimate, create, list, retrieve, cancel, events, checkpoints, weights download as ``.tar.zst``) and
+chat completions. Jobs run pending -> queued -> running -> compressing -> uploading -> completed on a
+fast clock and report ``token_count`` and ``total_price`` (nano-dollars).
+
+>>> from ftkit.testing import together_server
+>>> with together_server() as server:                                              # doctest: +SKIP
+...     job = FineTuneJob(provider="together", model="Qwen/Qwen3-8B", train=rows,
+...                       api_key=server.api_key, base_url=server.base_url)
+...     job.start(); model = job.wait()
+...     assert len(server.uploads) == 1 and len(server.created_jobs) == 1
+
+Scripting: ``server.faults.add("POST", "/v1/fine-tunes", status=500, process=True)`` (see
+:mod:`ftkit.testing._http`), ``server.fail_next_job("user_error", "...")``,
+``server.reject_next_file("...")``.
+
+Chat completions answer deterministically. A fine-tuned model (a completed job's output name)
+answers a prompt it was trained on (same last user message, ignoring case and spacing; or, failing
+that, the most similar trained prompt with word overlap >= 0.5) with the trained answer. Anything
+else, and every base model, gets ``"I am not sure; it could be <last words of the prompt>."``,
+which never equals a trained label: evaluations see a fine-tune beat its base model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ftkit.testing._http import EmulatorServer, HTTPError, Request, Response
+from ftkit.testing._together_chat import chat_completion
+from ftkit.testing._together_data import answer_memory
+from ftkit.testing._together_files import EmulatedFile
+from ftkit.testing._together_jobs import EmulatedJob, JobFailure
+from ftkit.testing._together_weights import tar_zst, weights_files
+from ftkit.testing._together_wire import (
+    CATALOG,
+    ModelSpec,
+    bad_request,
+    check_chat,
+    check_create,
+    check_estimate,
+    check_values,
+    limits_body,
+    price_per_m,
+)
+
+__all__ = ["ModelSpec", "TogetherServer", "together_server"]
+
+_ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
+                409: "invalid_request_error", 429: "rate_limit_exceeded", 500: "server_error", 503: "server_error"}  # fmt: skip
+_TERMINAL = ("completed", "cancelled", "error", "user_error")
+
+
+class TogetherServer(EmulatorServer):
+    """The emulator. ``base_url`` (no ``/v1``) and ``api_key`` are what a client needs.
+
+    Options: ``time_scale`` (emulated seconds per wall second), ``step_seconds`` (emulated time per
+    training step), ``processing_seconds`` (file validation time), ``models`` (extra fine-tunable
+    model names or :class:`ModelSpec` objects), ``api_key``, ``user``.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "tg-emulator-0123456789abcdef",
+        time_scale: float = 120.0,
+        step_seconds: float = 2.0,
+        processing_seconds: float = 2.0,
+        models: Iterable[str | ModelSpec] = (),
+        user: str = "ftkit-tester",
+    ):
+        super().__init__(time_scale=time_scale)
+        self.api_key = api_key
+        self.user = user
+        self.step_seconds = step_seconds
+        self.processing_seconds = processing_seconds
+        self.catalog: dict[str, ModelSpec] = dict(CATALOG)
+        for model in models:
+            spec = model if isinstance(model, ModelSpec) else ModelSpec(str(model), 0.5, default_rank=8)
+            self.catalog[spec.name] = spec
+        self.files: dict[str, EmulatedFile] = {}
+        self.jobs: dict[str, EmulatedJob] = {}
+        self._failures: list[JobFailure] = []
+        self._rejections: list[str] = []
+        self._register_routes()
+
+    # -- what tests and users read ------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """Pass as ``base_url=`` (or ``TOGETHER_BASE_URL``); the SDK adds ``/v1`` itself."""
+        return self.url
+
+    @property
+    def uploads(self) -> list[dict[str, Any]]:
+        """Every file whose bytes were stored (one entry per real upload of content)."""
+        return self.recorded("upload")
+
+    @property
+    def created_jobs(self) -> list[dict[str, Any]]:
+        """Every fine-tuning job created (``POST /v1/fine-tunes`` that succeeded server-side)."""
+        return self.recorded("job_created")
+
+    def fail_next_job(self, status: str = "error", message: str | None = None, *, at_fraction: float = 0.5) -> None:
+        """The next job created fails mid-training with ``status`` ``"error"`` or ``"user_error"``."""
+        if status not in ("error", "user_error"):
+            raise ValueError("status must be 'error' or 'user_error'")
+        default = JobFailure().message if status == "error" else (
+            "The job failed: the training data produced no trainable tokens (check train_on_inputs and masking)."
+        )
+        with self.lock:
+            self._failures.append(JobFailure(status, message or default, at_fraction))
+
+    def reject_next_file(self, message: str = "Invalid format on line 1: missing 'messages'.") -> None:
+        """The next uploaded file fails Together's validation (``INVALID_FORMAT``) with ``message``."""
+        with self.lock:
+            self._rejections.append(message)
+
+    def error_body(self, status: int, message: str, **details: Any) -> Any:
+        return {"error": {"message": message, "type": details.pop("type", _ERROR_TYPES.get(status, "api_error")),
+                          "param": details.pop("param", None), "code": details.pop("code", None), **details}}  # fmt: skip
+
+    def not_found(self, request: Request) -> HTTPError:
+        return HTTPError(404, f"Unknown request URL: {request.method} {request.path}.", code="unknown_url")
+
+    # -- routing ----------------------------------------------------------------------------------------------
+
+    def _api(self, method: str, pattern: str, handler: Any) -> None:
+        def authorised(request: Request) -> Any:
+            if request.headers.get("authorization") != f"Bearer {self.api_key}":
+                raise HTTPError(
+                    401,
+                    "Invalid API key provided. You can find your API key at https://api.together.ai/settings/api-keys.",
+                    code="invalid_api_key",
+                )
+            return handler(request)
+
+        self.route(method, pattern)(authorised)
+
+    def _register_routes(self) -> None:
+        api = self._api
+        api("POST", "/v1/files", self._start_upload)
+        self.route("PUT", "/_storage/{file_id}")(self._receive_bytes)  # a signed URL: no Authorization
+        api("POST", "/v1/files/{file_id}/preprocess", self._preprocess)
+        api("GET", "/v1/files", lambda r: {"object": "list", "data": [f.view(self.clock.now()) for f in self._live_files()]})
+        api("GET", "/v1/files/{file_id}", lambda r: self._file(r.params["file_id"]).view(self.clock.now()))
+        api("DELETE", "/v1/files/{file_id}", self._delete_file)
+        api("GET", "/v1/files/{file_id}/content", lambda r: Response(self._file(r.params["file_id"]).content or b""))
+        api("GET", "/v1/fine-tunes/models/limits", self._limits)
+        api("POST", "/v1/fine-tunes/estimate-price", self._estimate)
+        api("POST", "/v1/fine-tunes", self._create)
+        api("GET", "/v1/fine-tunes", self._list_jobs)
+        api("GET", "/v1/fine-tunes/{job_id}", lambda r: self._job(r).view(self.clock.now()))
+        api("POST", "/v1/fine-tunes/{job_id}/cancel", self._cancel)
+        api("GET", "/v1/fine-tunes/{job_id}/events", lambda r: {"data": self._job(r).visible_events(self.clock.now())})
+        api("GET", "/v1/fine-tunes/{job_id}/checkpoints",
+            lambda r: {"data": self._job(r).visible_checkpoints(self.clock.now())})  # fmt: skip
+        api("GET", "/v1/finetune/download", self._download)
+        api("POST", "/v1/chat/completions", self._chat)
+
+    # -- files --------------------------------------------------------------------------------------------------
+
+    def _live_files(self) -> list[EmulatedFile]:
+        with self.lock:
+            return [f for f in self.files.values() if not f.deleted and f.content is not None]
+
+    def _file(self, file_id: str) -> EmulatedFile:
+        with self.lock:
+            file = self.files.get(file_id)
+        if file is None or file.deleted:
+            raise HTTPError(404, f"File {file_id} not found", code="file_not_found")
+        return file
+
+    def _start_upload(self, request: Request) -> Response:
+        if request.content_type != "multipart/form-data":
+            raise bad_request("POST /v1/files expects multipart/form-data")
+        form = request.form
+        unknown = sorted(set(form) - {"purpose", "file_name", "file_type", "checksum"})
+        if unknown or request.files:
+            raise bad_request(f"Unknown form field {(unknown or sorted(request.files))[0]!r}", "form")
+        for key in ("purpose", "file_name", "file_type", "checksum"):
+            if not form.get(key):
+                raise bad_request(f"Missing form field {key!r}", key)
+        if form["purpose"] not in ("fine-tune", "calibration", "eval", "batch-api"):
+            raise bad_request(f"Invalid purpose {form['purpose']!r}", "purpose")
+        if form["file_type"] not in ("jsonl", "parquet", "csv"):
+            raise bad_request(f"Invalid file_type {form['file_type']!r}", "file_type")
+        with self.lock:
+            for existing in self._live_files():
+                if existing.checksum == form["checksum"] and existing.purpose == form["purpose"]:
+                    return Response(
+                        {"error": {"message": f"File already exists: {existing.id}", "type": "invalid_request_error",
+                                   "param": "checksum", "code": "file_already_exists"}, "file_id": existing.id},
+                        409,
+                    )  # fmt: skip
+            file_id = f"file-{uuid.uuid4()}"
+            self.files[file_id] = EmulatedFile(
+                file_id, form["file_name"], form["purpose"], form["file_type"], form["checksum"], self.clock.now(),
+                self.processing_seconds, rejection=self._rejections.pop(0) if self._rejections else None,
+            )  # fmt: skip
+        signature = hashlib.sha256(f"{file_id}{self.api_key}".encode()).hexdigest()[:32]
+        location = f"{self.url}/_storage/{file_id}?X-Amz-Signature={signature}"
+        return Response({}, 302, {"Location": location, "X-Together-File-Id": file_id})
+
+    def _receive_bytes(self, request: Request) -> Response:
+        file_id = request.params["file_id"]
+        with self.lock:
+            file = self.files.get(file_id)
+        expected = hashlib.sha256(f"{file_id}{self.api_key}".encode()).hexdigest()[:32]
+        if file is None or request.arg("X-Amz-Signature") != expected:
+            return Response("<Error><Code>AccessDenied</Code></Error>", 403, content_type="application/xml")
+        if int(request.headers.get("content-length") or -1) != len(request.body):
+            return Response("<Error><Code>IncompleteBody</Code></Error>", 400, content_type="application/xml")
+        if hashlib.sha256(request.body).hexdigest() != file.checksum:
+            return Response("<Error><Code>BadDigest</Code></Error>", 400, content_type="application/xml")
+        with self.lock:
+            if file.content is None:
+                file.receive(request.body)
+                self.record("upload", file_id=file_id, sha256=file.checksum, bytes=len(request.body),
+                            filename=file.filename)  # fmt: skip
+        return Response(b"", 200)
+
+    def _preprocess(self, request: Request) -> dict[str, Any]:
+        file = self._file(request.params["file_id"])
+        with self.lock:
+            if file.content is None:
+                raise bad_request(f"File {file.id} has no content yet; upload it to the signed URL first")
+            if file.preprocessed_at is None:
+                file.preprocessed_at = self.clock.now()
+            return file.view(self.clock.now())
+
+    def _delete_file(self, request: Request) -> dict[str, Any]:
+        file = self._file(request.params["file_id"])
+        with self.lock:
+            file.deleted = True
+        return {"id": file.id, "deleted": True}
+
+    # -- fine-tuning ------------------------------------------------------------------------------------------
+
+    def _model(self, name: str | None, *, status: int = 404) -> ModelSpec:
+        spec = self.catalog.get(name or "")
+        if spec is None:
+            raise HTTPError(status, f"Model {name!r} is not available for fine-tuning. "
+                            "See https://docs.together.ai/docs/fine-tuning-models", code="model_not_available")  # fmt: skip
+        return spec
+
+    def _limits(self, request: Request) -> dict[str, Any]:
+        unknown = sorted(set(request.query) - {"model_name"})
+        if unknown:
+            raise bad_request(f"Unknown query parameter {unknown[0]!r}", unknown[0])
+        return limits_body(self._model(request.arg("model_name")))
+
+    def _ready_file(self, file_id: str, what: str) -> EmulatedFile:
+        with self.lock:
+            file = self.files.get(file_id)
+        if file is None or file.deleted:
+            raise bad_request(f"{what} {file_id!r} does not exist", what)
+        status, _ = file.processing(self.clock.now())
+        if status != "COMPLETED":
+            raise bad_request(f"{what} {file_id!r} is not ready for fine-tuning (processing_status={status})", what)
+        return file
+
+    def _estimate(self, request: Request) -> dict[str, Any]:
+        body = check_estimate(request.json())
+        with self.lock:
+            train = self.files.get(body["training_file"])
+        if train is None or train.deleted:
+            raise bad_request(f"training_file {body['training_file']!r} does not exist", "training_file")
+        status, _ = train.processing(self.clock.now())
+        if status == "INVALID_FORMAT":
+            return {"estimation_available": False, "unavailable_reason": "train_file_invalid"}
+        if status != "COMPLETED":
+            return {"estimation_available": False, "unavailable_reason": "train_file_not_validated"}
+        model = self._model(body.get("model") or self._checkpoint_model(body.get("from_checkpoint")), status=400)
+        method = (body.get("training_method") or {}).get("method", "sft")
+        lora = (body.get("training_type") or {"type": "Lora"}).get("type") == "Lora"
+        assert train.summary is not None
+        tokens = train.summary.tokens * int(body.get("n_epochs") or 1)
+        return {
+            "estimation_available": True,
+            "estimated_total_price": round(tokens * price_per_m(model, method=method, lora=lora) / 1e6, 6),
+            "estimated_train_token_count": tokens,
+            "estimated_eval_token_count": 0,
+            "user_limit": 1000.0,
+            "allowed_to_proceed": True,
+        }
+
+    def _checkpoint_model(self, checkpoint: str | None) -> str | None:
+        if not checkpoint:
+            return None
+        ref = checkpoint.split(":")[0]
+        with self.lock:
+            for job in self.jobs.values():
+                if ref in (job.id, job.output_name):
+                    return job.request.get("model")
+        raise bad_request(f"from_checkpoint {checkpoint!r} does not name a job of this account", "from_checkpoint")
+
+    def _create(self, request: Request) -> dict[str, Any]:
+        body = check_create(request.json())
+        model_name = body.get("model") or self._checkpoint_model(body.get("from_checkpoint"))
+        model = self._model(model_name, status=400)
+        limits = limits_body(model)
+        train = self._ready_file(body["training_file"], "training_file")
+        validation = self._ready_file(body["validation_file"], "validation_file") if body.get("validation_file") else None
+        method = (body.get("training_method") or {}).get("method", "sft")
+        lora = (body.get("training_type") or {"type": "Lora"}).get("type") == "Lora"
+        check_values(body, limits, method=method, lora=lora)
+        assert train.summary is not None
+        if (train.summary.dataset_format == "PREFERENCE") != (method == "dpo"):
+            raise bad_request(
+                f"training_method {method!r} does not match the training file's format "
+                f"({train.summary.dataset_format.lower()})", "training_method",
+            )  # fmt: skip
+        with self.lock:
+            job_id = f"ft-{uuid.uuid4()}"
+            tag = f"-{body['suffix']}" if body.get("suffix") else ""
+            job = EmulatedJob(
+                id=job_id,
+                request={**body, "_training_file_bytes": len(train.content or b"")},
+                created=self.clock.now(),
+                user_id=f"user-{self.user}",
+                limits=limits,
+                params_b=model.params_b,
+                price_per_m_usd=price_per_m(model, method=method, lora=lora),
+                train_lines=train.summary.lines,
+                train_tokens=train.summary.tokens,
+                validation_tokens=validation.summary.tokens if validation and validation.summary else 0,
+                output_name=f"{self.user}/{model.name.split('/')[-1]}{tag}-{job_id[3:11]}",
+                step_seconds=self.step_seconds,
+                failure=self._failures.pop(0) if self._failures else None,
+            )
+            self.jobs[job_id] = job
+            self.record("job_created", job_id=job_id, suffix=body.get("suffix"), training_file=body["training_file"],
+                        model=model.name, request={k: v for k, v in body.items() if k != "wandb_key"})  # fmt: skip
+            return job.view(self.clock.now())
+
+    def _list_jobs(self, request: Request) -> dict[str, Any]:
+        now = self.clock.now()
+        with self.lock:
+            jobs = sorted(self.jobs.values(), key=lambda j: j.created)
+            return {"data": [j.view(now, truncated=True) for j in jobs]}
+
+    def _job(self, request: Request) -> EmulatedJob:
+        with self.lock:
+            job = self.jobs.get(request.params["job_id"])
+        if job is None:
+            raise HTTPError(404, f"Fine-tune job {request.params['job_id']!r} not found", code="not_found")
+        return job
+
+    def _cancel(self, request: Request) -> dict[str, Any]:
+        job = self._job(request)
+        now = self.clock.now()
+        with self.lock:
+            status = job.status(now)
+            if status in (*_TERMINAL, "cancel_requested"):
+                raise bad_request(f"Fine-tune job {job.id} cannot be cancelled: it is {status}")
+            job.cancel(now)
+            return job.view(now, truncated=True)
+
+    def _download(self, request: Request) -> Response:
+        unknown = sorted(set(request.query) - {"ft_id", "checkpoint", "checkpoint_step"})
+        if unknown:
+            raise bad_request(f"Unknown query parameter {unknown[0]!r}", unknown[0])
+        job_id = request.arg("ft_id") or ""
+        with self.lock:
+            job = self.jobs.get(job_id)
+        if job is None:
+            raise HTTPError(404, f"Fine-tune job {job_id!r} not found", code="not_found")
+        now = self.clock.now()
+        kind = request.arg("checkpoint")
+        step = request.arg("checkpoint_step")
+        if step is not None:
+            if not any(c["step"] == int(step) for c in job.visible_checkpoints(now)):
+                raise bad_request(f"No checkpoint at step {step} for {job_id}", "checkpoint_step")
+            kind = "adapter" if job.lora else "model_output_path"
+        elif job.status(now) != "completed":
+            raise bad_request(f"Fine-tune job {job_id} is {job.status(now)}; weights exist once it is completed")
+        if kind not in ("merged", "adapter", "model_output_path"):
+            raise bad_request("checkpoint must be one of merged, adapter, model_output_path", "checkpoint")
+        if kind in ("merged", "adapter") and not job.lora:
+            raise bad_request(f"{kind!r} is only available for LoRA jobs; use 'model_output_path'", "checkpoint")
+        if kind == "merged" and not job.limits["merge_output_lora"]:
+            raise bad_request(f"{job.request.get('model')} does not produce merged LoRA outputs", "checkpoint")
+        archive = tar_zst(weights_files(job, kind), root=job.output_name.split("/")[-1])
+        name = f"{job.output_name.split('/')[-1]}.tar.zst"
+        return Response(archive, 200, {"content-disposition": f'attachment; filename="{name}"'},
+                        content_type="application/octet-stream")  # fmt: skip
+
+    # -- chat completions ---------------------------------------------------------------------------------------
+
+    def _chat(self, request: Request) -> dict[str, Any]:
+        body = check_chat(request.json())
+        memory = None if body["model"] in self.catalog else self._memory_of(body["model"])
+        return chat_completion(body, memory, completion_id=f"chatcmpl-{self.next_id()}", created=self.clock.now())
+
+    def _memory_of(self, model: str) -> dict[str, str]:
+        now = self.clock.now()
+        with self.lock:
+            for job in self.jobs.values():
+                if job.output_name == model and job.status(now) == "completed":
+                    file = self.files.get(job.request["training_file"])
+                    return answer_memory(file.summary.pairs if file and file.summary else [])
+        raise HTTPError(
+            404,
+            f"Unable to access model {model}. Please visit https://api.together.ai/models to view the list of "
+            "supported models.",
+            code="model_not_available",
+        )
+
+
+
+@contextmanager
+def together_server(**options: Any) -> Iterator[TogetherServer]:
+    """Run a :class:`TogetherServer` for the duration of the ``with`` block (options as its init)."""
+    server = TogetherServer(**options)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,253 @@
+"""`OpenAIProvider`: fine-tuning on OpenAI through the official ``openai`` SDK.
+
+>>> from ftkit import FineTuneJob
+>>> job = FineTuneJob(provider="openai", model="gpt-4o-mini-2024-07-18", train="train.jsonl",
+...                   epochs=3, options={"learning_rate_multiplier": 0.5})   # doctest: +SKIP
+>>> job.start()                                                              # doctest: +SKIP
+>>> model = job.wait()             # model.model_id == "ft:gpt-4o-mini-2024-07-18:org::abc123"
+>>> model.generate(["Route: my card was charged twice"])                     # doctest: +SKIP
+
+OpenAI is closing self-serve fine-tuning: no new jobs from 2027-01-06 (see docs/providers/openai.md).
+Existing jobs and fine-tuned models keep working through ftkit until their base model retires.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ftkit._managed import prepare_dataset
+from ftkit._retry import DEFAULT_POLICY, RetryPolicy
+from ftkit.data.report import Issue
+from ftkit.errors import JobNotFoundError, JobStateError, ProviderError
+from ftkit.provider import JobContext, Provider
+from ftkit.spec import JobSpec
+from ftkit.types import Capability, EventPage, Generation, GenerationSettings, JobState, JobStatus
+
+from ._client import PROVIDER, OpenAIApi
+from ._generate import generate
+from ._options import OpenAIOptions
+from ._request import spec_problems
+from ._status import EVENTS_PAGE_SIZE, chronological_events, job_status, latest_step, parse_metrics_csv
+from ._submit import availability_check, create_job, find_tagged_job
+from ._upload import upload_dataset
+
+if TYPE_CHECKING:
+    from ftkit.estimation.types import Estimate
+    from ftkit.model import TrainedModel
+
+__all__ = ["OpenAIProvider"]
+
+_FILE_PARAMS = ("training_file", "validation_file")
+
+
+class OpenAIProvider(Provider):
+    """OpenAI: supervised (SFT) and preference (DPO) fine-tuning of OpenAI's hosted models.
+
+    Connection: ``api_key=`` or ``OPENAI_API_KEY``; ``base_url=`` or ``OPENAI_BASE_URL`` (with
+    ``/v1``). Also ``organization=``, ``project=``, ``timeout=`` (seconds per request),
+    ``poll_interval=`` (first polling interval of ``wait``) and ``retry_policy=``.
+
+    OpenAI does not say how it trains (adapters or full weights): ``adapter`` stays at its default
+    ("lora", meaning "managed by OpenAI"); ``"qlora"`` and ``"full"`` are refused.
+    """
+
+    name = PROVIDER
+    capabilities = frozenset({Capability.SFT, Capability.DPO, Capability.LORA, Capability.CANCEL,
+                              Capability.GENERATE})
+    supported_settings = frozenset({"epochs", "batch_size", "seed", "suffix"})
+    setting_hints: ClassVar[dict[str, str]] = {
+        "learning_rate": "OpenAI takes a multiplier of its own rate: options={'learning_rate_multiplier': 0.5}",
+        "lora_r": "OpenAI does not expose adapter settings; remove it",
+        "lora_alpha": "OpenAI does not expose adapter settings; remove it",
+        "lora_dropout": "OpenAI does not expose adapter settings; remove it",
+        "max_seq_length": "OpenAI fixes the per-example limit per model (65,536 tokens for gpt-4o-mini); "
+                          "remove it, `ftkit validate` flags longer examples",
+    }
+    Options = OpenAIOptions
+    credential_env = "OPENAI_API_KEY"
+    base_url_env = "OPENAI_BASE_URL"
+    extra = "openai"
+    poll_interval = 10.0
+    max_poll_interval = 60.0
+
+    def __init__(
+        self,
+        *,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        retry_policy: RetryPolicy = DEFAULT_POLICY,
+        **connection: Any,
+    ):
+        super().__init__(**connection)
+        if poll_interval is not None:
+            self.poll_interval = poll_interval
+            self.max_poll_interval = max(poll_interval, min(self.max_poll_interval, poll_interval * 10))
+        self._api = OpenAIApi(api_key=lambda: self.api_key, base_url=self.base_url, organization=organization,
+                              project=project, timeout=timeout, policy=retry_policy)
+
+    @property
+    def api(self) -> OpenAIApi:
+        return self._api
+
+    # -- checks and estimates -------------------------------------------------------------------
+
+    @classmethod
+    def check_spec(cls, spec: JobSpec) -> list[str]:
+        problems = super().check_spec(spec)
+        try:
+            options = cls.options(spec)
+        except ValueError:
+            return problems  # already reported by the base class
+        return problems + spec_problems(spec, options)
+
+    def estimate(self, spec: JobSpec) -> Estimate:
+        from ftkit.providers.openai._estimate import estimate
+
+        return estimate(spec)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def submit(self, ctx: JobContext) -> JobStatus:
+        if ctx.remote_id:
+            return self.status(ctx)  # an earlier call got this far: nothing more to do
+        spec = ctx.spec
+        options = self.options(spec)
+        availability_check(self.api, ctx)
+        method = spec.method.value
+        train = prepare_dataset(spec.train, provider=PROVIDER, method=method, out=ctx.workdir / "openai-train.jsonl")
+        training_file = upload_dataset(self.api, ctx, train, role="train")
+        validation_file = None
+        if spec.validation is not None:
+            valid = prepare_dataset(spec.validation, provider=PROVIDER, method=method,
+                                    out=ctx.workdir / "openai-validation.jsonl")
+            validation_file = upload_dataset(self.api, ctx, valid, role="validation")
+        job = create_job(self.api, ctx, options, training_file=training_file, validation_file=validation_file)
+        return job_status(job, job_id=ctx.job_id)
+
+    def status(self, ctx: JobContext) -> JobStatus:
+        remote_id = self._remote_id(ctx)
+        if remote_id is None:
+            return JobStatus(job_id=ctx.job_id, provider=PROVIDER, state=JobState.PENDING, raw_status="not created")
+        job = self._retrieve(remote_id)
+        step = total = None
+        if job.status == "running":
+            page = self.api.safe(lambda c: c.fine_tuning.jobs.list_events(remote_id, limit=10))
+            step, total = latest_step(page.data or [])
+        status = job_status(job, job_id=ctx.job_id, step=step, total_steps=total)
+        if status.state is JobState.FAILED:
+            self._note_file_problem(ctx, job)
+        return status
+
+    def events(self, ctx: JobContext, *, after: str | None = None) -> EventPage:
+        remote_id = self._remote_id(ctx)
+        if remote_id is None:
+            return EventPage(cursor=after)
+
+        def fetch(page_after: str | None) -> Any:
+            extra = {"after": page_after} if page_after else {}
+            return self.api.safe(
+                lambda c: c.fine_tuning.jobs.list_events(remote_id, limit=EVENTS_PAGE_SIZE, **extra),
+                not_found=lambda: JobNotFoundError(remote_id, "OpenAI"),
+            )
+
+        return chronological_events(fetch, after=after)
+
+    def cancel(self, ctx: JobContext) -> JobStatus:
+        remote_id = self._remote_id(ctx)
+        if remote_id is None:  # interrupted before the job existed on OpenAI: nothing runs there
+            return JobStatus(job_id=ctx.job_id, provider=PROVIDER, state=JobState.CANCELLED, raw_status="cancelled")
+        try:
+            # Retrying a cancel is harmless: a repeat after a lost answer is refused as "already ended",
+            # which is handled below.
+            job = self.api.safe(lambda c: c.fine_tuning.jobs.cancel(remote_id),
+                                not_found=lambda: JobNotFoundError(remote_id, "OpenAI"))
+        except ProviderError as e:
+            if e.status_code not in (400, 409):
+                raise
+            job = self._retrieve(remote_id)
+            if job.status != "cancelled":
+                raise JobStateError(f"Job {ctx.job_id} already ended ({job.status}); there is nothing to cancel.") from e
+        ctx.log(f"asked OpenAI to cancel {remote_id}")
+        return job_status(job, job_id=ctx.job_id)
+
+    def result(self, ctx: JobContext) -> TrainedModel:
+        from ftkit.model import TrainedModel
+
+        remote_id = self._remote_id(ctx)
+        job = self._retrieve(remote_id) if remote_id else None
+        if job is None or job.status != "succeeded" or not job.fine_tuned_model:
+            state = job.status if job else "not created"
+            raise JobStateError(f"Job {ctx.job_id} has no fine-tuned model on OpenAI ({state}).")
+        metrics: dict[str, float] = {}
+        if job.result_files:
+            content = self.api.safe(lambda c: c.files.content(job.result_files[0]).read())
+            metrics = parse_metrics_csv(content)
+        checkpoints = self.api.safe(lambda c: c.fine_tuning.jobs.checkpoints.list(remote_id, limit=100))
+        return TrainedModel(
+            provider=PROVIDER,
+            model_id=job.fine_tuned_model,
+            base_model=job.model,
+            job_id=ctx.job_id,
+            metrics=metrics,
+            info={
+                "remote_id": job.id,
+                "trained_tokens": job.trained_tokens,
+                "result_files": list(job.result_files or []),
+                "seed": job.seed,
+                "method": job.method.to_dict() if job.method else None,
+                "checkpoints": [
+                    {"model_id": c.fine_tuned_model_checkpoint, "step": c.step_number,
+                     "metrics": c.metrics.to_dict() if c.metrics else {}}
+                    for c in sorted(checkpoints.data or [], key=lambda c: c.step_number)
+                ],
+            },
+        )
+
+    # -- using models --------------------------------------------------------------------------------
+
+    def generate(
+        self, model: TrainedModel, prompts: list[list[dict[str, Any]]], settings: GenerationSettings
+    ) -> list[Generation]:
+        return generate(self.api, model.model_id, prompts, settings)
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _remote_id(self, ctx: JobContext) -> str | None:
+        """The OpenAI job id, found by its ftkit tag if a crash lost it between create and remember."""
+        if ctx.remote_id:
+            return ctx.remote_id
+        if not ctx.data:
+            return None  # nothing was uploaded, so nothing can have been created
+        job = self.api.safe(lambda c: find_tagged_job(c, ctx.job_id))
+        if job is not None:
+            ctx.remember(remote_id=job.id)
+            return job.id
+        return None
+
+    def _retrieve(self, remote_id: str) -> Any:
+        return self.api.safe(lambda c: c.fine_tuning.jobs.retrieve(remote_id),
+                             not_found=lambda: JobNotFoundError(remote_id, "OpenAI"))
+
+    def _note_file_problem(self, ctx: JobContext, job: Any) -> None:
+        """OpenAI rejects bad data after upload, as a failed job: record it as a validation issue."""
+        error = job.error
+        if error is None or ctx.data.get("file_issue"):
+            return
+        param = error.param if error.param in _FILE_PARAMS else None
+        code = error.code or ""
+        if param is None and not code.startswith(("invalid_training_file", "invalid_validation_file")):
+            return
+        source = ctx.spec.validation if param == "validation_file" else ctx.spec.train
+        issue = Issue(
+            code=f"openai_{code or 'invalid_file'}",
+            severity="error",
+            message=error.message or code,
+            hint="OpenAI rejected the file after upload; fix the data and start a new job "
+                 "(`ftkit validate --provider openai` checks most of OpenAI's rules offline)",
+            path=param,
+            file=str(source) if isinstance(source, str) else None,
+        )
+        ctx.remember(file_issue=issue.model_dump(mode="json"))
+        ctx.log(issue.format(), "error")

@@ -1,0 +1,86 @@
+"""SFT with QLoRA and full fine-tuning, DPO with LoRA, and exports that load without ftkit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from ftkit.model import TrainedModel
+from ftkit.testing.samples import preference_examples
+
+from .conftest import local_job
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tiny, store) -> dict[str, TrainedModel]:
+    """Four jobs trained side by side (each process is mostly import time)."""
+    jobs = {
+        "lora": local_job(store, tiny),
+        "qlora": local_job(store, tiny, adapter="qlora"),
+        "full": local_job(store, tiny, adapter="full"),
+        "dpo": local_job(store, tiny, method="dpo", train=preference_examples(16), learning_rate=5e-3),
+    }
+    for job in jobs.values():
+        job.start()
+    return {name: job.wait(timeout=240) for name, job in jobs.items()}
+
+
+def test_each_method_and_adapter_trains(trained) -> None:
+    for name in ("lora", "qlora", "dpo"):
+        adapter = Path(trained[name].adapter_path)
+        assert (adapter / "adapter_model.safetensors").exists(), name
+        assert json.loads((adapter / "adapter_config.json").read_text())["r"] == 16
+    full = Path(trained["full"].model_id)
+    assert trained["full"].adapter_path is None and (full / "model.safetensors").exists()
+    assert all(m.metrics["global_step"] == 6 for m in trained.values())
+    assert trained["dpo"].metrics["train_loss"] > 0
+
+
+def test_adapter_loads_with_plain_peft(trained, tiny) -> None:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny), trained["lora"].adapter_path)
+    assert not any(p.requires_grad for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", ["lora", "qlora"])
+def test_merge_writes_a_full_precision_model_with_the_same_outputs(trained, name, tmp_path) -> None:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = trained[name]
+    out = model.merge(tmp_path / "merged")
+    config = json.loads((out / "config.json").read_text())
+    assert "quantization_config" not in config and config["dtype"] == "float32"
+    merged = AutoModelForCausalLM.from_pretrained(out)
+    with_adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model.base_model),
+                                             model.adapter_path)
+    ids = torch.tensor([[5, 17, 42, 99, 7]])
+    with torch.no_grad():
+        assert torch.allclose(merged(ids).logits, with_adapter(ids).logits, atol=1e-4)
+
+
+def test_generate_is_batched_and_greedy(trained) -> None:
+    model = trained["full"]
+    prompts = ["What colour is snow?", "Name the colour of grass.", "What colour is coal?"]
+    one_by_one = [model.generate([p], max_new_tokens=6)[0].text for p in prompts]
+    batched = model.generate(prompts, max_new_tokens=6, batch_size=3)
+    assert [g.text for g in batched] == one_by_one, "left padding: batching does not change answers"
+    assert all(g.prompt_tokens and g.completion_tokens and g.latency_s for g in batched)
+
+
+def test_export_ollama_writes_a_modelfile(trained, tmp_path) -> None:
+    provider = trained["lora"].provider_instance()
+    out = provider.export_ollama(trained["lora"], tmp_path / "ollama", system_prompt="Answer with one colour word.")
+    modelfile = (out / "Modelfile").read_text()
+    assert modelfile.startswith("FROM .")
+    assert "<|im_start|>{{ .Role }}" in modelfile
+    assert 'SYSTEM """Answer with one colour word."""' in modelfile
+    assert 'PARAMETER stop "<|im_end|>"' in modelfile
+    assert (out / "model.safetensors").exists()
