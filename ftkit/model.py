@@ -60,6 +60,14 @@ class TrainedModel(BaseModel):
             model.bind(_make_provider(provider, provider_config))
         return model
 
+    def __eq__(self, other: object) -> bool:
+        # Two handles on the same model are equal whichever provider instance they are bound to.
+        if not isinstance(other, TrainedModel):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # mutable model: not hashable
+
     def bind(self, provider: Provider) -> TrainedModel:
         """Use this provider instance (with its credentials) for generation."""
         self._provider = provider
@@ -85,9 +93,29 @@ class TrainedModel(BaseModel):
         chats = [[{"role": "user", "content": p}] if isinstance(p, str) else list(p) for p in prompts]
         return self.provider_instance().generate(self, chats, settings)
 
-    def merge(self, out_dir: str | Path) -> Path:
+    def merge(self, out_dir: str | Path, **kwargs: Any) -> Path:
         """Write a merged full-precision model that loads without ftkit (local and downloaded adapters)."""
-        return self.provider_instance().merge(self, Path(out_dir))
+        return self.provider_instance().merge(self, Path(out_dir), **kwargs)
+
+    def export_ollama(self, out_dir: str | Path, **kwargs: Any) -> Path:
+        """Write merged weights plus an Ollama ``Modelfile`` (chat template, system prompt, parameters)."""
+        return self._provider_method("export_ollama", "export to Ollama")(self, Path(out_dir), **kwargs)
+
+    def download(self, dest: str | Path, **kwargs: Any) -> Path:
+        """Fetch a managed model's weights (adapter or merged) to ``dest`` so it can be served or merged locally."""
+        return self._provider_method("download", "download weights")(self, dest=Path(dest), **kwargs)
+
+    def loss(self, examples: list[dict[str, Any]]) -> list[Any]:
+        """Per-example negative log-likelihood on the reference tokens (local models), for perplexity."""
+        return self._provider_method("loss", "compute losses")(self, examples)
+
+    def _provider_method(self, name: str, what: str) -> Any:
+        from ftkit.errors import JobStateError
+
+        method = getattr(self.provider_instance(), name, None)
+        if method is None:
+            raise JobStateError(f"{self.provider} models cannot {what}.")
+        return method
 
 
 def _make_provider(name: str, config: dict[str, Any]) -> Provider:

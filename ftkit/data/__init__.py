@@ -4,40 +4,61 @@
 >>> report = data.validate("train.jsonl", provider="openai", model="gpt-4o-mini")   # doctest: +SKIP
 >>> rows = data.convert("alpaca.jsonl", "openai")                                   # doctest: +SKIP
 >>> data.split("all.jsonl", "splits/", train=0.8, validation=0.1, test=0.1, seed=0)  # doctest: +SKIP
+
+Submodules load on first use, so ``import ftkit`` (which needs only the report types) stays light.
 """
 
-from ftkit.data.convert import TARGETS, convert, label_set
-from ftkit.data.formats import (
-    PREFERENCE_FORMATS,
-    SFT_FORMATS,
-    classification_system_prompt,
-    detect_format,
-    reference_of,
-    to_chat,
-)
-from ftkit.data.prepare import DedupResult, SplitResult, dedup, split
-from ftkit.data.report import DatasetStats, Issue, ValidationReport
-from ftkit.data.source import iter_records, materialize
-from ftkit.data.validator import validate
+from __future__ import annotations
 
-__all__ = [
-    "PREFERENCE_FORMATS",
-    "SFT_FORMATS",
-    "TARGETS",
-    "DatasetStats",
-    "DedupResult",
-    "Issue",
-    "SplitResult",
-    "ValidationReport",
-    "classification_system_prompt",
-    "convert",
-    "dedup",
-    "detect_format",
-    "iter_records",
-    "label_set",
-    "materialize",
-    "reference_of",
-    "split",
-    "to_chat",
-    "validate",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ftkit.data.report import DatasetStats, Issue, ValidationReport
+
+if TYPE_CHECKING:
+    from ftkit.data.convert import TARGETS, convert, label_set
+    from ftkit.data.formats import (
+        PREFERENCE_FORMATS,
+        SFT_FORMATS,
+        classification_system_prompt,
+        detect_format,
+        reference_of,
+        to_chat,
+    )
+    from ftkit.data.prepare import DedupResult, SplitResult, dedup, split
+    from ftkit.data.source import iter_records, materialize
+    from ftkit.data.validator import validate
+
+_LAZY = {
+    "TARGETS": "convert",
+    "convert": "convert",
+    "label_set": "convert",
+    "PREFERENCE_FORMATS": "formats",
+    "SFT_FORMATS": "formats",
+    "classification_system_prompt": "formats",
+    "detect_format": "formats",
+    "reference_of": "formats",
+    "to_chat": "formats",
+    "DedupResult": "prepare",
+    "SplitResult": "prepare",
+    "dedup": "prepare",
+    "split": "prepare",
+    "iter_records": "source",
+    "materialize": "source",
+    "validate": "validator",
+}
+
+__all__ = sorted([*_LAZY, "DatasetStats", "Issue", "ValidationReport"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ftkit.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ftkit.data.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

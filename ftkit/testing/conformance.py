@@ -87,8 +87,9 @@ class ProviderConformance:
     # -- fixtures -------------------------------------------------------------------------------------
 
     @pytest.fixture(scope="class")
-    def harness(self, tmp_path_factory: pytest.TempPathFactory):
-        harness = self.harness_class()
+    @classmethod
+    def harness(cls, tmp_path_factory: pytest.TempPathFactory):
+        harness = cls.harness_class()
         harness.setup(tmp_path_factory.mktemp(f"harness-{harness.name}"))
         try:
             yield harness
@@ -96,11 +97,13 @@ class ProviderConformance:
             harness.teardown()
 
     @pytest.fixture(scope="class")
-    def store(self, tmp_path_factory: pytest.TempPathFactory) -> JobStore:
+    @classmethod
+    def store(cls, tmp_path_factory: pytest.TempPathFactory) -> JobStore:
         return JobStore(tmp_path_factory.mktemp("conformance-store") / "jobs.db")
 
     @pytest.fixture(scope="class")
-    def finished_job(self, harness: ProviderHarness, store: JobStore) -> tuple[FineTuneJob, TrainedModel]:
+    @classmethod
+    def finished_job(cls, harness: ProviderHarness, store: JobStore) -> tuple[FineTuneJob, TrainedModel]:
         """One job run to success, shared by the tests that inspect a finished job."""
         job = FineTuneJob(train=harness.train_data(), store=store, **harness.job_kwargs())
         job.start()

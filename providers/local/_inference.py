@@ -57,7 +57,8 @@ def load_for_inference(trained: TrainedModel) -> LoadedModel:
     if adapter is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(adapter))
+        # Merged weights answer the same (within float rounding) and skip the LoRA matmuls each step.
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     tokenizer_dir = adapter if adapter is not None and (adapter / "tokenizer_config.json").exists() else base
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
