@@ -246,15 +246,13 @@ class FineTuneJob:
         interval = Backoff(poll_interval or self.provider.poll_interval, self.provider.max_poll_interval)
         while True:
             self._sync_events()
-            fresh = self.store.events_after(self.id, seq)
-            for seq, event in fresh:  # noqa: B007 - seq is the position for the next round
-                yield event
+            fresh, seq = self._stored_events_after(seq)
+            yield from fresh
             if not follow:
                 return
             if self.status().is_terminal:
                 self._sync_events()
-                for seq, event in self.store.events_after(self.id, seq):  # noqa: B007
-                    yield event
+                yield from self._stored_events_after(seq)[0]
                 return
             interval.sleep(progressed=bool(fresh))
 
@@ -278,7 +276,8 @@ class FineTuneJob:
             status = self.status()
             new = self._sync_events()
             if on_event:
-                for seq, event in self.store.events_after(self.id, seq):  # noqa: B007
+                fresh, seq = self._stored_events_after(seq)
+                for event in fresh:
                     on_event(event)
             if status.is_terminal:
                 return self._finish(status)
@@ -419,6 +418,11 @@ class FineTuneJob:
             cursor = page.cursor
         return added
 
+    def _stored_events_after(self, seq: int) -> tuple[list[JobEvent], int]:
+        """Stored events after position ``seq``, and the position after them."""
+        rows = self.store.events_after(self.id, seq)
+        return [event for _, event in rows], (rows[-1][0] if rows else seq)
+
     def _last_event_seq(self) -> int:
         rows = self.store.events_after(self.id, 0)
         return rows[-1][0] if rows else 0
@@ -469,7 +473,8 @@ class FineTuneJob:
         try:
             yield
         except BaseException as e:
-            raise _secrets.scrub_exception(e)
+            _secrets.scrub_exception(e)
+            raise
 
 
 class Backoff:

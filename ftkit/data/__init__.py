@@ -48,7 +48,27 @@ _LAZY = {
     "validate": "validator",
 }
 
-__all__ = sorted([*_LAZY, "DatasetStats", "Issue", "ValidationReport"])
+__all__ = [
+    "PREFERENCE_FORMATS",
+    "SFT_FORMATS",
+    "TARGETS",
+    "DatasetStats",
+    "DedupResult",
+    "Issue",
+    "SplitResult",
+    "ValidationReport",
+    "classification_system_prompt",
+    "convert",
+    "dedup",
+    "detect_format",
+    "iter_records",
+    "label_set",
+    "materialize",
+    "reference_of",
+    "split",
+    "to_chat",
+    "validate",
+]
 
 
 def __getattr__(name: str) -> Any:
