@@ -102,7 +102,8 @@ def run_ftkit(model_dir: str, data: str, steps: int, out: str, adapter: str = "l
 
     os.environ["FTKIT_HOME"] = out
     job = FineTuneJob(provider="local", model=model_dir, train=data, adapter=adapter, learning_rate=LR,
-                      batch_size=BATCH, lora_r=RANK, options={"max_steps": steps, "save_steps": 10 * steps})
+                      batch_size=BATCH, lora_r=RANK,
+                      options={"max_steps": steps, "save_steps": 10 * steps, **json.loads(os.environ.get("BENCH_FTKIT_OPTIONS", "{}"))})
     job.start()
     metrics = job.wait(timeout=1800).metrics
     return {"tokens": metrics["trained_tokens"], "seconds": metrics["train_runtime"], "rss": metrics["peak_rss_mb"]}

@@ -61,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         error_console().print("interrupted; jobs keep running — follow them with `ftkit jobs wait ID`")
         return 130
-    except Exception as e:  # click's usage errors and aborts
-        import click
-
-        if isinstance(e, click.exceptions.UsageError):
-            e.show()
-            return 2
-        if isinstance(e, click.exceptions.Abort):
-            return 1
+    except typer.Abort:
+        return 1
+    except Exception as e:
+        # usage errors of typer's (vendored) click carry their own exit code (2) and know how to show themselves
+        show, exit_code = getattr(e, "show", None), getattr(e, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            return exit_code
         raise
     return code if isinstance(code, int) else 0
 
