@@ -26,10 +26,10 @@ class LocalOptions(ProviderOptions):
     max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps (overrides epochs)")
     gradient_accumulation_steps: int = Field(1, ge=1, description="micro-batches per optimizer step")
     packing: bool = Field(False, description="pack several examples into each row (best-fit decreasing)")
-    padding_free: bool | None = Field(
-        None,
-        description="concatenate each batch into one row with no padding; None (auto): on for SFT on CPU when "
-        "every example fits max_seq_length (padding-free rows are never truncated)",
+    padding_free: bool = Field(
+        False,
+        description="concatenate each batch into one row with no padding (no truncation to max_seq_length); "
+        "off by default: on CPU, attention over the flattened row made the demo slower and learn less",
     )
     loss_on: Literal["assistant", "all"] = Field(
         "assistant", description="'assistant': loss on assistant/completion tokens only; 'all': every token"

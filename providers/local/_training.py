@@ -7,7 +7,6 @@ Every kwarg here is one TRL 1.16 / transformers 5 accepts (``processing_class``,
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -139,29 +138,6 @@ def _common_args(options: LocalOptions, settings: ResolvedSettings, output_dir: 
     return args
 
 
-def _longest_example(tokenizer: Any, rows: list[dict[str, Any]]) -> int | None:
-    """Tokens in the longest example as it will be rendered, or None when a row's form is not known here."""
-    conversations, texts = [], []
-    for row in rows:
-        if "messages" in row:
-            conversations.append(row["messages"])
-        elif isinstance(row.get("prompt"), list) and isinstance(row.get("completion"), list):
-            conversations.append(row["prompt"] + row["completion"])
-        elif isinstance(row.get("text"), str):
-            texts.append(row["text"])
-        elif isinstance(row.get("prompt"), str) and isinstance(row.get("completion"), str):
-            texts.append(row["prompt"] + row["completion"])
-        else:
-            return None
-    lengths = [0]
-    for start in range(0, len(conversations), 512):
-        encoded = tokenizer.apply_chat_template(conversations[start:start + 512], tokenize=True)
-        lengths += [len(ids) for ids in encoded["input_ids"]]
-    if texts:
-        lengths += [len(ids) + 1 for ids in tokenizer(texts)["input_ids"]]  # + the EOS TRL appends
-    return max(lengths)
-
-
 def _default_save_steps(settings: ResolvedSettings) -> int:
     """About 10 checkpoints per run when max_steps is known, at most 50 steps apart otherwise."""
     if settings.max_steps > 0:
@@ -207,10 +183,6 @@ def build_trainer(
 
     from trl import SFTConfig, SFTTrainer
 
-    if settings.padding_free and options.padding_free is None:
-        longest = _longest_example(tokenizer, [*train_rows, *(eval_rows or [])])
-        if longest is None or longest > settings.max_seq_length:
-            settings = replace(settings, padding_free=False)  # long examples must be truncated, so pad instead
     if settings.padding_free:
         args["max_length"] = None  # TRL requires it: padding-free rows are not truncated
     config = SFTConfig(
