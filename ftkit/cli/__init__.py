@@ -7,6 +7,7 @@ printed without a traceback and exit with the error's code: 0 success, 1 the dat
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import sys
@@ -23,19 +24,15 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Command modules, in help order. Import errors inside them are not hidden.
+# Command modules, in help order; each has register(app).
 _COMMAND_MODULES = ("_data", "_estimate", "_train", "_jobs", "_eval", "_providers")
 
 
+@functools.cache
 def _register_commands() -> None:
+    # once per process: main() may be called many times (tests, embedding)
     for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"ftkit.cli.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"ftkit.cli.{name}":
-                continue  # a command group still being written
-            raise
-        module.register(app)
+        importlib.import_module(f"ftkit.cli.{name}").register(app)
 
 
 @app.callback()
