@@ -181,6 +181,7 @@ class FineTuneJob:
             max_seq_length=self.spec.max_seq_length,
             validation=self.spec.validation,
             max_issues=max_issues,
+            converted=True,  # providers convert to their own format before upload
         )
 
     def estimate(self) -> Estimate:

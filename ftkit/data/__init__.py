@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ftkit.data.report import DatasetStats, Issue, ValidationReport
 
 if TYPE_CHECKING:
-    from ftkit.data.convert import TARGETS, convert, label_set
+    from ftkit.data.conversion import TARGETS, convert, label_set
     from ftkit.data.formats import (
         PREFERENCE_FORMATS,
         SFT_FORMATS,
@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     from ftkit.data.validator import validate
 
 _LAZY = {
-    "TARGETS": "convert",
-    "convert": "convert",
-    "label_set": "convert",
+    "TARGETS": "conversion",
+    "convert": "conversion",
+    "label_set": "conversion",
     "PREFERENCE_FORMATS": "formats",
     "SFT_FORMATS": "formats",
     "classification_system_prompt": "formats",

@@ -22,6 +22,7 @@ import numpy as np
 from ftkit.data._chunk import ChunkSettings, caller_counter
 from ftkit.data._rules import ProviderRules, rules_for
 from ftkit.data.codes import CODES, RawIssue
+from ftkit.data.conversion import convertible
 from ftkit.data.formats import PREFERENCE_FORMATS, classification_system_prompt
 from ftkit.data.quality import (
     duplicate_issues,
@@ -56,6 +57,7 @@ def validate(
     count_tokens: bool = True,
     workers: int | None = None,
     progress: Progress | None = None,
+    converted: bool = False,
 ) -> ValidationReport:
     """Check a dataset (and its validation / test splits) and return a report; never raises on bad data.
 
@@ -65,6 +67,8 @@ def validate(
     ``tokenizer`` is a local tokenizer directory (tokenizer.json and chat template) to count with.
     ``max_issues`` caps the listed issues (``issue_counts`` still counts all). ``workers`` defaults to every
     core for files over a few MB; ``progress(bytes_done, bytes_total)`` is called as the files are read.
+    ``converted=True`` says the data will be converted to the provider's format before upload (as
+    ``FineTuneJob`` does), so any format that converts to it is accepted.
     """
     with tempfile.TemporaryDirectory(prefix="ftkit-validate-") as tmp:
         named = {"train": source, "validation": validation, "test": test}
@@ -81,6 +85,7 @@ def validate(
                 continue
             paths[role] = path if path is not None else materialize(src, Path(tmp))
         run = _Run(provider, model, method, max_seq_length, tokenizer, count_tokens, near_duplicate_threshold)
+        run.converted = converted
         report = run.check(paths, workers=workers, progress=progress)
     report.issues[:0] = missing
     return _finish(report, max_issues)
@@ -101,6 +106,7 @@ class _Run:
             special_tokens=special_tokens_for(provider, model, tokenizer_dir),
         )
         self.counter = tokenizer if tokenizer is not None and tokenizer_dir is None else None
+        self.converted = False
 
     def check(self, paths: dict[str, Path], *, workers: int | None, progress: Progress | None) -> ValidationReport:
         if self.counter is None:
@@ -168,7 +174,8 @@ class _Run:
         if rules.max_file_bytes is not None and scan.size > rules.max_file_bytes:
             issues.append(RawIssue("file_too_large", None, None, f"{scan.size:,} bytes; {where} accepts at most "
                                                                  f"{rules.max_file_bytes:,}"))
-        if fmt and rules.formats is not None and fmt not in rules.formats:
+        if (fmt and rules.formats is not None and fmt not in rules.formats
+                and not (self.converted and convertible(fmt, rules.provider))):
             issues.append(RawIssue("format_not_accepted", None, None, f"{where} does not accept {fmt} data; it "
                                                                       f"accepts {', '.join(sorted(rules.formats))}"))
         if method and rules.methods is not None and method not in rules.methods:

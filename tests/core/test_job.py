@@ -190,3 +190,15 @@ def test_a_second_process_attaches_mid_job_and_sees_every_event_once(ftkit_home)
     assert [str(i) for i in range(16)] == [i for i in seen["ids"] if i.isdigit()]
     # this process sees the same log the other one stored
     assert [e.id for e in job.events()] == seen["ids"]
+
+
+def test_validate_accepts_formats_the_provider_converts_on_upload():
+    from ftkit.testing import preference_examples
+
+    # TRL preference rows are not OpenAI's upload format, but start() converts them, so the job accepts them
+    dpo = FineTuneJob(provider="openai", model="gpt-4o-mini-2024-07-18", train=preference_examples(12), method="dpo")
+    assert "format_not_accepted" not in {i.code for i in dpo.validate().issues}
+    # raw text cannot become OpenAI chat rows: refused before anything is uploaded
+    text = [{"text": f"a plain sentence number {i} about colours"} for i in range(12)]
+    job = FineTuneJob(provider="openai", model="gpt-4o-mini-2024-07-18", train=text)
+    assert "format_not_accepted" in {i.code for i in job.validate().errors}

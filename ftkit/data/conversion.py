@@ -24,13 +24,21 @@ from ftkit.data.report import Issue, ValidationReport
 from ftkit.data.source import iter_records
 from ftkit.errors import ConfigError, DatasetError
 
-__all__ = ["TARGETS", "convert", "label_set"]
+__all__ = ["TARGETS", "convert", "convertible", "label_set"]
 
 TARGETS = ("openai", "together", "trl", "chat")
 
 
 class _CannotExpress(Exception):
     """A row the target format cannot hold; the message says why."""
+
+
+def convertible(fmt: str, target: str) -> bool:
+    """Whether ``convert`` can turn rows of format ``fmt`` into ``target`` (row-level limits aside).
+
+    Raw text is the one format a chat-only target (OpenAI) cannot express.
+    """
+    return target in TARGETS and not (target == "openai" and fmt == "text")
 
 
 def label_set(source: Any) -> list[str]:
