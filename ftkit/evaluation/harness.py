@@ -246,6 +246,7 @@ def evaluate(
     settings = (settings or GenerationSettings()).model_copy(update=generation)
     candidate = resolve_model(model)
     metric_objects = resolve_metrics(metrics)
+    labels = labels if labels is not None else training_labels(candidate)
     test_set = load_test(test, labels=labels, limit=limit)
     store = cache if isinstance(cache, PredictionCache) else (PredictionCache() if cache else None)
     options = {"cache": store, "progress": progress, "resamples": resamples, "confidence": confidence, "seed": seed}
@@ -270,6 +271,17 @@ def evaluate(
         if store is not None and not isinstance(cache, PredictionCache):
             store.close()
     return result
+
+
+def training_labels(model: TrainedModel) -> list[str] | None:
+    """The labels a fine-tune was trained with (from its job's training file), so a classification
+    prompt lists exactly what training listed even when the test set lacks a label."""
+    train = (model.spec or {}).get("train")
+    if not isinstance(train, str) or not Path(train).is_file():
+        return None
+    from ftkit.data import label_set
+
+    return label_set(train) or None
 
 
 def _resolve_base(candidate: TrainedModel, base: TrainedModel | str | bool | None) -> TrainedModel | None:

@@ -90,3 +90,23 @@ def test_flips():
     cand = np.array([1.0, 1.0, 0.0, 0.0, 1.0])
     got = flips("exact_match", base, cand)
     assert (got.fixed, got.broken, got.unchanged) == ([1], [2], 2)
+
+
+def test_classification_prompts_list_the_training_labels(tmp_path):
+    import json
+
+    from ftkit.evaluation.harness import load_test, training_labels
+    from ftkit.model import TrainedModel
+
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps({"text": f"t{i}", "label": lab}) + "\n"
+                             for i, lab in enumerate(["billing", "returns", "shipping"])))
+    model = TrainedModel(provider="local", model_id="m", spec={"train": str(train)})
+    assert training_labels(model) == ["billing", "returns", "shipping"]
+    assert training_labels(TrainedModel(provider="local", model_id="m")) is None
+    # the test set lacks "shipping", yet its prompt must list it, as training's did
+    test = [{"text": "where is my parcel", "label": "returns"}]
+    with_training = load_test(test, labels=training_labels(model))
+    from_test_only = load_test(test)
+    assert "shipping" in json.dumps(with_training.prompts[0])
+    assert "shipping" not in json.dumps(from_test_only.prompts[0])
