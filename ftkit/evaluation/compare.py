@@ -18,7 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from ftkit.estimation.types import Estimate
 from ftkit.evaluation.cache import PredictionCache
 from ftkit.evaluation.costs import JobCosts, ServingPrice, job_costs, serving_price
-from ftkit.evaluation.harness import DEFAULT_METRICS, Progress, _evaluate_one, compare_pair, load_test
+from ftkit.evaluation.harness import (
+    DEFAULT_METRICS,
+    Progress,
+    _evaluate_one,
+    compare_pair,
+    load_test,
+    training_labels,
+)
 from ftkit.evaluation.metrics import Metric
 from ftkit.evaluation.models import resolve_model
 from ftkit.evaluation.registry import resolve_metrics
@@ -194,6 +201,10 @@ def compare(
     """
     settings = (settings or GenerationSettings()).model_copy(update=generation)
     metric_objects = resolve_metrics(metrics)
+    candidates = [_as_candidate(value) for value in candidates]
+    if labels is None:  # classification prompts list what the first fine-tune was trained with
+        models = (resolve_model(c.model) for c in candidates if c.model is not None)
+        labels = next((found for m in models if (found := training_labels(m))), None)
     test_set = load_test(test, labels=labels, limit=limit)
     store = cache if isinstance(cache, PredictionCache) else (PredictionCache() if cache else None)
     options = {"cache": store, "progress": progress, "resamples": resamples, "confidence": confidence, "seed": seed}
@@ -202,8 +213,7 @@ def compare(
     baseline: EvalResult | None = None
     notes: list[str] = []
     try:
-        for value in candidates:
-            candidate = _as_candidate(value)
+        for candidate in candidates:
             model = resolve_model(candidate.model) if candidate.model is not None else None
             result = _evaluate_one(model, test_set, metric_objects, settings, **options) if model else None
             job_id = candidate.job_id or (model.job_id if model else None)
