@@ -28,7 +28,7 @@ def list_jobs(
     json_out: bool = JSON,
 ) -> None:
     """Recent jobs from the local job store (no provider calls)."""
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from ftkit.job import FineTuneJob
 
@@ -39,7 +39,9 @@ def list_jobs(
     if not statuses:
         console().print("No jobs yet. Start one with `ftkit train job.yaml`.")
         return
-    table = Table("job id", "provider", "state", "provider status", "step", "created", "model")
+    # ids are what users copy: never cut them
+    table = Table(Column("job id", no_wrap=True), "provider", "state", "provider status", "step", "created",
+                  Column("model", overflow="fold"))
     for s in statuses:
         step = f"{s.step}/{s.total_steps}" if s.step is not None and s.total_steps else ""
         created = f"{s.created_at:%Y-%m-%d %H:%M}" if s.created_at else ""
