@@ -10,15 +10,14 @@ what differs.
 from __future__ import annotations
 
 import logging
-import secrets as _random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftkit import _secrets
+from ftkit._polling import Backoff
 from ftkit.errors import (
     ConfigError,
     DatasetError,
@@ -32,7 +31,7 @@ from ftkit.model import TrainedModel
 from ftkit.provider import JobContext, Provider
 from ftkit.registry import create_provider
 from ftkit.spec import Adapter, JobSpec, Method
-from ftkit.store import JobRecord, JobStore, process_owner
+from ftkit.store import JobRecord, JobStore, new_job_id, process_owner, status_of
 from ftkit.types import Capability, JobEvent, JobState, JobStatus, utcnow
 
 if TYPE_CHECKING:
@@ -107,7 +106,7 @@ class FineTuneJob:
                 "options": options or {},
             }
             spec = JobSpec.from_dict({k: v for k, v in fields.items() if v is not None})
-        self._init(spec, job_id=_new_job_id(), api_key=api_key, base_url=base_url, store=store, **provider_config)
+        self._init(spec, job_id=new_job_id(), api_key=api_key, base_url=base_url, store=store, **provider_config)
         # Refuse what the provider cannot honour now, before anything is uploaded or trained.
         type(self.provider).ensure_supported(spec)
 
@@ -160,7 +159,7 @@ class FineTuneJob:
     def list(cls, *, provider: str | None = None, limit: int = 50, store: JobStore | None = None) -> list[JobStatus]:
         """Recent jobs from the store, newest first (no provider calls)."""
         store = store or JobStore()
-        return [_status_from_record(r) for r in store.list_jobs(provider=provider, limit=limit)]
+        return [status_of(r) for r in store.list_jobs(provider=provider, limit=limit)]
 
     def __repr__(self) -> str:
         state = self._record.state.value if self._record else "not started"
@@ -230,10 +229,10 @@ class FineTuneJob:
         record = self._load_record()
         if record.submitted_at is None:
             if record.state.is_terminal:
-                return _status_from_record(record)
+                return status_of(record)
             return self._submit()  # an interrupted start: finish it (idempotent)
         if record.state.is_terminal:
-            return _status_from_record(record)
+            return status_of(record)
         with self._provider_call():
             status = self.provider.status(self._context(record))
         return self._save_status(status)
@@ -401,7 +400,7 @@ class FineTuneJob:
                 if v is not None
             } or None
         self._record = self.store.update_job(self.id, **fields)
-        return _status_from_record(self._record)
+        return status_of(self._record)
 
     def _sync_events(self) -> int:
         """Fetch every new page of provider events into the store; return how many were new."""
@@ -476,43 +475,3 @@ class FineTuneJob:
         except BaseException as e:
             _secrets.scrub_exception(e)
             raise
-
-
-class Backoff:
-    """Polling intervals that grow by half each quiet round and reset when something happens."""
-
-    def __init__(self, initial: float, maximum: float):
-        self.initial, self.maximum = initial, max(initial, maximum)
-        self.current = initial
-
-    def sleep(self, *, progressed: bool, deadline: float | None = None) -> None:
-        self.current = self.initial if progressed else min(self.current * 1.5, self.maximum)
-        delay = self.current
-        if deadline is not None:
-            delay = max(0.0, min(delay, deadline - time.monotonic()))
-        time.sleep(delay)
-
-
-def _status_from_record(record: JobRecord) -> JobStatus:
-    return JobStatus(
-        job_id=record.id,
-        provider=record.provider,
-        state=record.state,
-        raw_status=record.raw_status,
-        remote_id=record.remote_id,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        finished_at=record.finished_at,
-        step=record.step,
-        total_steps=record.total_steps,
-        trained_tokens=record.trained_tokens,
-        cost_usd=(record.actual or {}).get("cost_usd"),
-        error=record.error,
-        model_id=record.model_id,
-    )
-
-
-def _new_job_id() -> str:
-    """``ftk-20261122-053012-a1b2c3``: sortable by creation time, unique across processes."""
-    now = datetime.now(timezone.utc)
-    return f"ftk-{now:%Y%m%d-%H%M%S}-{_random.token_hex(3)}"

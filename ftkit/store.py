@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ftkit import _secrets
 from ftkit.errors import JobNotFoundError
-from ftkit.types import JobEvent, JobState, utcnow
+from ftkit.types import JobEvent, JobState, JobStatus, utcnow
 
-__all__ = ["JobRecord", "JobStore", "default_home"]
+__all__ = ["JobRecord", "JobStore", "default_home", "new_job_id", "process_owner", "status_of"]
 
 _SCHEMA_VERSION = 1
 
@@ -353,3 +354,29 @@ def _owner_alive(owner: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def status_of(record: JobRecord) -> JobStatus:
+    """The JobStatus a stored record describes (no provider call)."""
+    return JobStatus(
+        job_id=record.id,
+        provider=record.provider,
+        state=record.state,
+        raw_status=record.raw_status,
+        remote_id=record.remote_id,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        finished_at=record.finished_at,
+        step=record.step,
+        total_steps=record.total_steps,
+        trained_tokens=record.trained_tokens,
+        cost_usd=(record.actual or {}).get("cost_usd"),
+        error=record.error,
+        model_id=record.model_id,
+    )
+
+
+def new_job_id() -> str:
+    """``ftk-20261122-053012-a1b2c3``: sortable by creation time, unique across processes."""
+    now = datetime.now(timezone.utc)
+    return f"ftk-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"

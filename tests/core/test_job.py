@@ -202,3 +202,14 @@ def test_validate_accepts_formats_the_provider_converts_on_upload():
     text = [{"text": f"a plain sentence number {i} about colours"} for i in range(12)]
     job = FineTuneJob(provider="openai", model="gpt-4o-mini-2024-07-18", train=text)
     assert "format_not_accepted" in {i.code for i in job.validate().errors}
+
+
+def test_polling_backs_off_while_quiet_and_resets_on_progress(monkeypatch):
+    from ftkit._polling import Backoff
+
+    slept: list[float] = []
+    monkeypatch.setattr("ftkit._polling.time.sleep", slept.append)
+    backoff = Backoff(1.0, 3.0)
+    for progressed in (False, False, False, False, True, False):
+        backoff.sleep(progressed=progressed)
+    assert slept == [1.5, 2.25, 3.0, 3.0, 1.0, 1.5]
