@@ -122,10 +122,6 @@ class FineTuneJob:
     # -- construction from elsewhere ------------------------------------------------------------------
 
     @classmethod
-    def from_spec(cls, spec: JobSpec, **connection: Any) -> FineTuneJob:
-        return cls(spec=spec, **connection)
-
-    @classmethod
     def from_yaml(cls, path: str | Path, **connection: Any) -> FineTuneJob:
         """The job described by a YAML file (``ftkit train job.yaml`` runs the same)."""
         return cls(spec=JobSpec.from_yaml(path), **connection)

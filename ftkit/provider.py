@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from ftkit.errors import MissingCredentialsError, UnsupportedSettingError
-from ftkit.spec import NEUTRAL_SETTINGS, Adapter, JobSpec, Method
+from ftkit.spec import NEUTRAL_SETTINGS, Adapter, JobSpec
 from ftkit.types import Capability, EventPage, Generation, GenerationSettings, JobStatus
 
 if TYPE_CHECKING:
@@ -241,6 +241,3 @@ def describe_options(options: type[ProviderOptions]) -> Mapping[str, str]:
     """Option name -> description, for `ftkit providers` and the docs."""
     return {name: (f.description or "") for name, f in options.model_fields.items()}
 
-
-def normalise_method(value: Method | str) -> Method:
-    return value if isinstance(value, Method) else Method(value)
