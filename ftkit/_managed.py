@@ -21,7 +21,6 @@ Typical use inside a provider (see ``providers/openai/_client.py``)::
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -53,7 +52,6 @@ __all__ = [
     "fan_out",
     "prepare_dataset",
     "remembered_upload",
-    "sha256_file",
     "upload_name",
 ]
 
@@ -273,15 +271,6 @@ def create_exactly_once(
 
 
 # -- uploads --------------------------------------------------------------------------------------------------------
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (what upload dedup is keyed on)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def prepare_dataset(source: str | Path, *, provider: str, method: str, out: Path) -> Path:

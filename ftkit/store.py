@@ -42,7 +42,6 @@ CREATE TABLE IF NOT EXISTS jobs (
     remote_id       TEXT,
     spec            TEXT NOT NULL,
     provider_data   TEXT NOT NULL DEFAULT '{}',
-    fingerprint     TEXT,
     error           TEXT,
     step            INTEGER,
     total_steps     INTEGER,
@@ -96,7 +95,6 @@ class JobRecord(BaseModel):
     remote_id: str | None = None
     spec: dict[str, Any]
     provider_data: dict[str, Any] = Field(default_factory=dict)
-    fingerprint: str | None = None
     error: str | None = None
     step: int | None = None
     total_steps: int | None = None

@@ -137,9 +137,11 @@ class OpenAIChatCounter:
         self.name = f"{backend} {encoding_name} (OpenAI cookbook chat formula)"
 
     def _lengths(self, texts: Iterable[str]) -> dict[str, int]:
-        unique = list(dict.fromkeys(texts))  # every distinct string is encoded once
-        encoded = self._encoding.encode_ordinary_batch(unique) if unique else []
-        return {text: len(tokens) for text, tokens in zip(unique, encoded, strict=True)}
+        # Every distinct string is encoded once, in a plain loop: tiktoken 0.14's encode_ordinary_batch
+        # submits one thread-pool task per string and was 5x slower on chat data (5.9 s vs 1.2 s for
+        # 90,000 messages), and the validator already runs one process per core.
+        encode = self._encoding.encode_ordinary
+        return {text: len(encode(text)) for text in dict.fromkeys(texts)}
 
     @staticmethod
     def _plan(example: dict[str, Any]) -> list[tuple[str, int, bool]]:

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ftkit._hashing import sha256_file
 from ftkit.errors import ConfigError, JobStateError
 from ftkit.provider import JobContext, Provider
 from ftkit.spec import Adapter, JobSpec, Method
@@ -27,7 +28,7 @@ from ftkit.types import Capability, EventPage, Generation, GenerationSettings, J
 
 from . import _launch
 from ._options import LocalOptions
-from ._rundir import RunDir, file_sha256, wait_for
+from ._rundir import RunDir, wait_for
 
 if TYPE_CHECKING:
     from ftkit.estimation.types import Estimate
@@ -254,8 +255,8 @@ def fingerprint_of(spec: JobSpec) -> dict[str, str]:
     """sha256 of the training data, validation data and settings: what resume() insists is unchanged."""
     settings = {k: v for k, v in spec.to_dict().items() if k not in ("train", "validation", "name")}
     return {
-        "train data": file_sha256(spec.train),
-        "validation data": file_sha256(spec.validation) if spec.validation else "",
+        "train data": sha256_file(spec.train),
+        "validation data": sha256_file(spec.validation) if spec.validation else "",
         "settings": hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest(),
     }
 

@@ -17,7 +17,6 @@ No torch here: this module is imported by ``ftkit jobs status`` and friends.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -29,7 +28,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHECKPOINT_MARKER", "RunDir", "file_sha256", "write_json_atomic"]
+from ftkit._hashing import sha256_file
+
+__all__ = ["CHECKPOINT_MARKER", "RunDir", "write_json_atomic"]
 
 #: written into a checkpoint dir once every file of it is on disk; a dir without it is ignored
 CHECKPOINT_MARKER = "ftkit-complete.json"
@@ -50,14 +51,6 @@ def write_json_atomic(path: Path, data: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class RunDir:
@@ -160,7 +153,7 @@ class RunDir:
             size = file.stat().st_size
             entry: dict[str, Any] = {"size": size}
             if size <= _HASH_LIMIT_BYTES:
-                entry["sha256"] = file_sha256(file)
+                entry["sha256"] = sha256_file(file)
             files[str(file.relative_to(checkpoint))] = entry
         write_json_atomic(checkpoint / CHECKPOINT_MARKER, {"step": step, "time": _now(), "files": files})
 
@@ -179,7 +172,7 @@ class RunDir:
                 return f"{name} is missing"
             if file.stat().st_size != entry["size"]:
                 return f"{name} is truncated ({file.stat().st_size} of {entry['size']} bytes)"
-            if "sha256" in entry and file_sha256(file) != entry["sha256"]:
+            if "sha256" in entry and sha256_file(file) != entry["sha256"]:
                 return f"{name} is corrupt (checksum mismatch)"
         return None
 

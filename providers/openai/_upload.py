@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ftkit._managed import remembered_upload, sha256_file, upload_name
+from ftkit._hashing import sha256_file
+from ftkit._managed import remembered_upload, upload_name
 from ftkit.provider import JobContext
 
 from ._client import OpenAIApi

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftkit._managed import remembered_upload, sha256_file
+from ftkit._hashing import sha256_file
+from ftkit._managed import remembered_upload
 from ftkit.data.report import Issue, ValidationReport
 from ftkit.errors import DatasetError, ProviderError
 from ftkit.provider import JobContext
