@@ -192,6 +192,12 @@ class CatalogModel(_Strict):
                 return self.training[key]
         return None
 
+    def inference_prices(self) -> dict[str, float]:
+        """USD per 1M tokens of the fine-tuned model: input, cached input, output (those the catalog knows)."""
+        prices = {"input": self.inference_input, "cached_input": self.inference_cached_input,
+                  "output": self.inference_output}
+        return {k: p.usd_per_1m_tokens for k, p in prices.items() if p is not None and p.usd_per_1m_tokens is not None}
+
 
 class Catalog(_Strict):
     """One provider's catalog. ``model(name)`` resolves aliases, dated snapshots and ``ft:`` ids."""

@@ -125,6 +125,7 @@ def breakeven(
     monthly_tokens: float,
     managed_model: str,
     self_hosted_model: str,
+    managed_provider: str = "openai",
     gpu: str = "L4",
     output_share: float = 0.25,
     throughput_tokens_per_s: float | None = None,
@@ -132,6 +133,10 @@ def breakeven(
     hours_per_month: float = HOURS_PER_MONTH,
 ) -> Breakeven:
     """Self-hosting ``self_hosted_model`` on always-on ``gpu`` against ``managed_model``'s fine-tuned prices.
+
+    ``managed_provider`` names the catalog holding the managed model's per-token inference prices; a
+    provider that bills fine-tuned serving per minute (Together's dedicated endpoints) has none, and is
+    refused with a ConfigError.
 
     Self-hosting costs ``gpus x hourly price x hours`` whatever the volume; managed costs grow with tokens.
     They cross at ``hourly price x hours / blended price per token``, if one GPU can serve that volume.
@@ -142,14 +147,16 @@ def breakeven(
     """
     from ftkit.estimation.gpus import find_gpu
     from ftkit.providers.local._estimate import find_architecture
-    from ftkit.providers.openai._estimate import inference_prices
 
     if not 0 <= output_share <= 1:
         raise ConfigError(f"output_share must be between 0 and 1, got {output_share}.")
-    entry = load_catalog("openai").model(managed_model)
-    prices = inference_prices(entry)
+    entry = load_catalog(managed_provider).model(managed_model)
+    prices = entry.inference_prices()
     if "input" not in prices or "output" not in prices:
-        raise ConfigError(f"The catalog has no fine-tuned inference prices for {entry.name}.")
+        raise ConfigError(
+            f"The {managed_provider} catalog has no per-token fine-tuned inference prices for {entry.name}; "
+            "break-even needs a managed model billed per token."
+        )
     blended = prices["input"] * (1 - output_share) + prices["output"] * output_share
     managed_month = monthly_tokens / 1e6 * blended
 

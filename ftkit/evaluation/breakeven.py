@@ -16,7 +16,8 @@ _REFERENCE_MONTHLY_TOKENS = 10e6
 
 
 def add_breakeven(rows: list[ComparisonRow], monthly_tokens: float | None, notes: list[str]) -> None:
-    """Fill ``breakeven_tokens_per_month`` on OpenAI rows, against the first local (self-hosted) row.
+    """Fill ``breakeven_tokens_per_month`` on managed rows priced per token, against the first local
+    (self-hosted) row; rows without per-token prices get a note saying why.
 
     The output share of tokens is the one measured on the test set, so the blended managed price
     matches this workload rather than a generic 25% guess.
@@ -29,14 +30,12 @@ def add_breakeven(rows: list[ComparisonRow], monthly_tokens: float | None, notes
     for row in rows:
         if row.provider == "local" or row.price is None or not row.model:
             continue
-        if row.provider != "openai":
-            notes.append(f"break-even for {row.name}: only OpenAI prices are modelled by ftkit.estimation.breakeven")
-            continue
         prompt, completion = row.prompt_tokens_per_example, row.completion_tokens_per_example
         share = completion / (prompt + completion) if prompt and completion is not None else 0.25
         try:
             result = breakeven(
                 monthly_tokens=monthly_tokens or _REFERENCE_MONTHLY_TOKENS, managed_model=row.model,
+                managed_provider=row.provider,
                 self_hosted_model=local.model, output_share=share,
             )
         except FtkitError as e:

@@ -11,27 +11,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from ftkit.estimation.catalog import CatalogModel, availability_messages, load_catalog
+from ftkit.estimation.catalog import availability_messages, load_catalog
 from ftkit.estimation.counting import count_for_estimate
 from ftkit.estimation.types import Estimate, TokenCount
 from ftkit.spec import JobSpec
 
-__all__ = ["billed_tokens", "estimate", "inference_prices"]
+__all__ = ["billed_tokens", "estimate"]
 
 
 def billed_tokens(training_tokens: int, epochs: int) -> int:
     """OpenAI bills every token of the training file once per epoch; validation data is free."""
     return training_tokens * epochs
-
-
-def inference_prices(entry: CatalogModel) -> dict[str, float]:
-    """USD per 1M tokens of the fine-tuned model: input, cached input, output (those the catalog knows)."""
-    prices = {
-        "input": entry.inference_input,
-        "cached_input": entry.inference_cached_input,
-        "output": entry.inference_output,
-    }
-    return {k: p.usd_per_1m_tokens for k, p in prices.items() if p is not None and p.usd_per_1m_tokens is not None}
 
 
 def estimate(spec: JobSpec, *, counts: TokenCount | None = None, today: date | None = None) -> Estimate:
@@ -102,7 +92,7 @@ def estimate(spec: JobSpec, *, counts: TokenCount | None = None, today: date | N
             assumptions.append(f"Training price ${price.usd_per_1m_tokens:.2f} per 1M tokens for {entry.name}.")
         elif price is not None and price.usd_per_hour is not None:
             warnings.append(f"{entry.name} is billed by the hour (${price.usd_per_hour:.2f}/h), not per token.")
-        inference = inference_prices(entry)
+        inference = entry.inference_prices()
         if inference:
             assumptions.append(
                 "Fine-tuned inference per 1M tokens: "

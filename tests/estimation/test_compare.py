@@ -75,3 +75,12 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_breakeven_needs_a_managed_model_priced_per_token():
+    from ftkit.errors import ConfigError
+
+    # Together serves fine-tunes on dedicated endpoints billed per minute: no per-token price to cross
+    with pytest.raises(ConfigError, match="per-token"):
+        breakeven(monthly_tokens=1e8, managed_model="Qwen/Qwen2.5-7B-Instruct", managed_provider="together",
+                  self_hosted_model="Qwen/Qwen2.5-7B-Instruct")
