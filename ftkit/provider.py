@@ -191,8 +191,12 @@ class Provider(ABC):
     # -- the job lifecycle ---------------------------------------------------------------------------
 
     @abstractmethod
-    def estimate(self, spec: JobSpec) -> Estimate:
-        """Tokens, billed tokens, cost and (local) memory and time for this spec, offline."""
+    def estimate(self, spec: JobSpec, **assumptions: Any) -> Estimate:
+        """Tokens, billed tokens, cost and (local) memory and time for this spec, offline.
+
+        ``assumptions`` are estimator knobs a provider may accept (``today=`` for availability dates,
+        local ``utilization=``); ``ftkit plan`` passes only those the user set.
+        """
 
     @abstractmethod
     def submit(self, ctx: JobContext) -> JobStatus:

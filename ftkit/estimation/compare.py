@@ -26,20 +26,15 @@ DEFAULT_SERVING_UTILIZATION = 0.2
 
 
 def estimate_spec(spec: JobSpec, *, today: date | None = None, **kwargs: Any) -> Estimate:
-    """The estimate of ``spec`` by its provider's estimator (local accepts ``utilization=``, ``gpus=``)."""
-    if spec.provider == "openai":
-        from ftkit.providers.openai._estimate import estimate
-    elif spec.provider == "together":
-        from ftkit.providers.together._estimate import estimate
-    elif spec.provider == "local":
-        from ftkit.providers.local._estimate import estimate
+    """The estimate of ``spec`` by its provider, found through the registry like any plugin's.
 
-        return estimate(spec, today=today, **kwargs)
-    else:  # a plugin provider estimates itself
-        from ftkit.registry import create_provider
+    ``today`` moves the calendar for availability dates; other keywords go to that provider's estimator
+    (local accepts ``utilization=`` and ``gpus=``). Only the keywords given are passed on.
+    """
+    from ftkit.registry import create_provider
 
-        return create_provider(spec.provider).estimate(spec)
-    return estimate(spec, today=today)
+    extra = {k: v for k, v in {"today": today, **kwargs}.items() if v is not None}
+    return create_provider(spec.provider).estimate(spec, **extra)
 
 
 def _is_openai_model(model: str) -> bool:
@@ -146,7 +141,7 @@ def breakeven(
     'managed'
     """
     from ftkit.estimation.gpus import find_gpu
-    from ftkit.providers.local._estimate import find_architecture
+    from ftkit.estimation.modeldir import find_architecture
 
     if not 0 <= output_share <= 1:
         raise ConfigError(f"output_share must be between 0 and 1, got {output_share}.")

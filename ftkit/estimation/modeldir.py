@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ftkit.estimation.catalog import Architecture
+from ftkit.estimation.catalog import Architecture, load_catalog
 
-__all__ = ["architecture_from_config", "find_model_dir", "hf_cache_dir", "read_config"]
+__all__ = ["architecture_from_config", "find_architecture", "find_model_dir", "hf_cache_dir", "read_config"]
 
 
 def hf_cache_dir() -> Path:
@@ -104,3 +104,19 @@ def architecture_from_config(config: dict[str, Any], source: str) -> Architectur
         max_position_embeddings=config.get("max_position_embeddings"),
         source=source,
     )
+
+
+def find_architecture(model: str) -> tuple[Architecture | None, str]:
+    """The model's shape and where it came from: its config.json (a local dir or the HF cache), else the
+    local catalog's table of well-known models. ``(None, reason)`` when neither knows it."""
+    model_dir = find_model_dir(model, needs="config.json")
+    if model_dir is not None:
+        config_path = model_dir / "config.json"
+        return architecture_from_config(read_config(model_dir), str(config_path)), f"read from {config_path}"
+    entry = load_catalog("local").find(model)
+    if entry is not None and entry.architecture is not None:
+        return entry.architecture, (
+            f"{model}'s config.json is not on this machine; using ftkit's table entry "
+            f"({entry.architecture.source}, read {entry.read_on.isoformat()})"
+        )
+    return None, f"{model} has no config.json in a local directory or the Hugging Face cache, nor a catalog entry"

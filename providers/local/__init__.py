@@ -78,14 +78,11 @@ class LocalProvider(Provider):
 
     # -- estimate ----------------------------------------------------------------------------------
 
-    def estimate(self, spec: JobSpec) -> Estimate:
-        try:
-            from ftkit.providers.local._estimate import estimate
-        except ModuleNotFoundError as e:
-            if e.name != "ftkit.providers.local._estimate":
-                raise
-            raise JobStateError("Local estimates are not available in this build of ftkit.") from None
-        return estimate(spec)
+    def estimate(self, spec: JobSpec, **assumptions: Any) -> Estimate:
+        """Memory fit, time and cost per GPU of the catalog (``utilization=``, ``gpus=``, ``today=``)."""
+        from ftkit.providers.local._estimate import estimate
+
+        return estimate(spec, **assumptions)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from ftkit.estimation.catalog import Architecture, load_catalog
+from ftkit.estimation.catalog import load_catalog
 from ftkit.estimation.counting import count_for_estimate
 from ftkit.estimation.gpus import Gpu, load_gpus
 from ftkit.estimation.memory import memory_model, training_flops_per_token
-from ftkit.estimation.modeldir import architecture_from_config, find_model_dir, read_config
+from ftkit.estimation.modeldir import find_architecture
 from ftkit.estimation.types import Estimate, GpuFit, TokenCount
 from ftkit.spec import JobSpec
 
-__all__ = ["DEFAULT_UTILIZATION", "QLORA_SPEED_FACTOR", "estimate", "find_architecture"]
+__all__ = ["DEFAULT_UTILIZATION", "QLORA_SPEED_FACTOR", "estimate"]
 
 #: Share of the GPU's peak BF16 throughput a single-GPU transformers/TRL fine-tune sustains (model FLOPs
 #: utilisation). 30-40% is typical with flash attention and packing; short, padded batches do worse.
@@ -30,22 +30,6 @@ QLORA_SPEED_FACTOR = 0.75
 #: Sequence length assumed for memory when the data has no examples to measure.
 DEFAULT_SEQUENCE_TOKENS = 512
 DEFAULT_LORA_R = 16
-
-
-def find_architecture(model: str) -> tuple[Architecture | None, str]:
-    """The model's shape and where it came from: its config.json (a local dir or the HF cache), else the
-    local catalog's table of well-known models. ``(None, reason)`` when neither knows it."""
-    model_dir = find_model_dir(model, needs="config.json")
-    if model_dir is not None:
-        config_path = model_dir / "config.json"
-        return architecture_from_config(read_config(model_dir), str(config_path)), f"read from {config_path}"
-    entry = load_catalog("local").find(model)
-    if entry is not None and entry.architecture is not None:
-        return entry.architecture, (
-            f"{model}'s config.json is not on this machine; using ftkit's table entry "
-            f"({entry.architecture.source}, read {entry.read_on.isoformat()})"
-        )
-    return None, f"{model} has no config.json in a local directory or the Hugging Face cache, nor a catalog entry"
 
 
 def _gradient_checkpointing(spec: JobSpec) -> bool:

@@ -13,6 +13,7 @@ Existing jobs and fine-tuned models keep working through ftkit until their base 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ftkit._managed import prepare_dataset
@@ -102,10 +103,10 @@ class OpenAIProvider(Provider):
             return problems  # already reported by the base class
         return problems + spec_problems(spec, options)
 
-    def estimate(self, spec: JobSpec) -> Estimate:
+    def estimate(self, spec: JobSpec, *, today: date | None = None) -> Estimate:
         from ftkit.providers.openai._estimate import estimate
 
-        return estimate(spec)
+        return estimate(spec, today=today)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 

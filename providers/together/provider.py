@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -106,10 +107,10 @@ class TogetherProvider(Provider):
             return problems + spec_problems(spec, cls.Options())
         return problems + spec_problems(spec, options)
 
-    def estimate(self, spec: JobSpec) -> Estimate:
+    def estimate(self, spec: JobSpec, *, today: date | None = None) -> Estimate:
         from ftkit.providers.together._estimate import estimate
 
-        return estimate(spec)
+        return estimate(spec, today=today)
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
