@@ -245,7 +245,10 @@ def plan(
 
 def breakeven_command(
     monthly_tokens: float = typer.Option(..., "--monthly-tokens", help="Tokens per month (prompt + output)."),
-    managed_model: str = typer.Option(..., "--managed-model", help="OpenAI model the fine-tune would run on."),
+    managed_model: str = typer.Option(..., "--managed-model", help="Managed model the fine-tune would run on."),
+    managed_provider: str = typer.Option(
+        "openai", "--managed-provider", help="Provider whose catalog prices that model per token."
+    ),
     self_hosted_model: str = typer.Option(..., "--self-hosted-model", help="Open model you would serve yourself."),
     gpu: str = typer.Option("L4", "--gpu", help="GPU to serve on (see the GPU catalog)."),
     output_share: float = typer.Option(0.25, "--output-share", min=0, max=1, help="Share of output tokens."),
@@ -256,7 +259,7 @@ def breakeven_command(
     from ftkit.estimation.compare import breakeven
 
     b = breakeven(monthly_tokens=monthly_tokens, managed_model=managed_model, self_hosted_model=self_hosted_model,
-                  gpu=gpu, output_share=output_share, throughput_tokens_per_s=throughput)
+                  managed_provider=managed_provider, gpu=gpu, output_share=output_share, throughput_tokens_per_s=throughput)
     if json_out:
         print_json(b)
     else:
