@@ -2,7 +2,7 @@
 
 The figures (minimum examples, file size limit, accepted formats and methods, per-example token caps) live
 in one place, ``providers/<name>/catalog.yaml`` (``rules`` and per-model entries), which the providers'
-own code and the estimator read too. This module only interprets them for dataset formats.
+own code and the estimator read too. Format names there are those of ``ftkit.data.detect_format``.
 """
 
 from __future__ import annotations
@@ -13,25 +13,12 @@ from ftkit.errors import ConfigError
 
 __all__ = ["ProviderRules", "rules_for"]
 
-#: How a catalog's format names map to the validator's. A managed provider's "preference" format is the
-#: OpenAI-style input / preferred_output / non_preferred_output row; a local TRL run reads both styles.
-_MANAGED_FORMATS = {
-    "chat": ("chat",),
-    "prompt_completion": ("prompt_completion",),
-    "text": ("text",),
-    "preference": ("openai_preference",),
-    # Together's "instruction" format is prompt/completion, not Alpaca; Alpaca rows are converted.
-    "instruction": ("prompt_completion",),
-    "classification": ("classification",),
-}
-
-
 @dataclass(frozen=True)
 class ProviderRules:
     provider: str
     min_examples: int = 1
     max_file_bytes: int | None = None
-    formats: frozenset[str] | None = None  # None: every format is accepted (converted by the provider)
+    formats: frozenset[str] | None = None  # None: every format is accepted
     methods: frozenset[str] | None = None
     max_tokens_per_example: int | None = None
     source: str = ""
@@ -49,16 +36,12 @@ def rules_for(provider: str | None, model: str | None) -> ProviderRules | None:
         return None
     rules = catalog.rules
     entry = catalog.find(model) if model else None
-    if provider == "local":
-        formats = None  # the local provider trains every format through ftkit.data.to_chat
-    else:
-        formats = frozenset(f for name in rules.formats for f in _MANAGED_FORMATS.get(name, (name,)))
     methods = entry.methods if entry is not None and entry.methods else rules.methods
     return ProviderRules(
         provider=provider,
         min_examples=rules.min_examples,
         max_file_bytes=rules.max_file_bytes,
-        formats=formats,
+        formats=frozenset(rules.formats),
         methods=frozenset(methods),
         max_tokens_per_example=entry.max_tokens_per_example if entry is not None else None,
         source=rules.source,

@@ -47,7 +47,11 @@ __all__ = [
     "load_catalog",
 ]
 
-FormatName = Literal["chat", "instruction", "prompt_completion", "text", "classification", "preference"]
+#: dataset formats as ftkit.data.detect_format names them ("preference" is TRL's prompt/chosen/rejected,
+#: "openai_preference" the input/preferred_output/non_preferred_output rows OpenAI and Together take)
+FormatName = Literal[
+    "chat", "instruction", "prompt_completion", "text", "classification", "preference", "openai_preference"
+]
 
 
 class _Strict(BaseModel):
