@@ -7,8 +7,12 @@ Every error ftkit raises derives from :class:`FtkitError`, and every message say
     │   ├── UnknownProviderError            no provider registered under that name
     │   ├── ProviderUnavailableError (ImportError)   provider's extra is not installed
     │   ├── MissingCredentialsError         no API key given or found in the environment
-    │   └── UnsupportedSettingError         a setting the chosen provider cannot honour
+    │   ├── UnsupportedSettingError         a setting the chosen provider cannot honour
+    │   └── UnsupportedCapabilityError      a verb (cancel, deploy, merge...) the provider does not offer
     ├── DatasetError (ValueError)           the data has errors; carries the ValidationReport
+    ├── StoreError                          the job store file cannot be used as it is
+    │   └── StoreVersionError               written by a newer ftkit than this one
+    ├── DeploymentNotFoundError (LookupError)   no such deployment in the job store
     ├── JobError                            the job is not in a state that allows the call
     │   ├── JobNotFoundError (LookupError)  no such job in the store or at the provider
     │   ├── JobStateError                   e.g. result() before success, cancel() after the end
@@ -35,6 +39,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigError",
     "DatasetError",
+    "DeploymentNotFoundError",
     "FtkitError",
     "JobCancelledError",
     "JobError",
@@ -46,7 +51,10 @@ __all__ = [
     "ProviderError",
     "ProviderUnavailableError",
     "RateLimitError",
+    "StoreError",
+    "StoreVersionError",
     "UnknownProviderError",
+    "UnsupportedCapabilityError",
     "UnsupportedSettingError",
     "WaitTimeoutError",
 ]
@@ -120,6 +128,23 @@ class UnsupportedSettingError(ConfigError):
         super().__init__(f"Provider {provider!r} cannot run this job as specified:\n{lines}")
 
 
+class UnsupportedCapabilityError(ConfigError):
+    """The provider does not offer this verb at all (not a wrong job state: no job state would allow it).
+
+    >>> str(UnsupportedCapabilityError("openai", "merge", "download the weights first"))
+    "Provider 'openai' cannot merge. Instead: download the weights first."
+    """
+
+    def __init__(self, provider: str, verb: str, instead: str | None = None):
+        self.provider = provider
+        self.verb = verb
+        self.instead = instead
+        message = f"Provider {provider!r} cannot {verb}."
+        if instead:
+            message += f" Instead: {instead}."
+        super().__init__(message)
+
+
 # -- data -----------------------------------------------------------------------------------------
 
 
@@ -134,6 +159,44 @@ class DatasetError(FtkitError, ValueError):
         super().__init__(
             f"The {what} has {len(errors)} error(s); fix them before starting the job "
             f"(run `ftkit validate` for the full report):\n{shown}{more}"
+        )
+
+
+# -- the job store --------------------------------------------------------------------------------
+
+
+class StoreError(FtkitError):
+    """The job store file cannot be used as it is (nothing in it was changed)."""
+
+    exit_code = 2
+
+
+class StoreVersionError(StoreError):
+    """The job store was written by a newer ftkit, in a layout this version cannot read safely."""
+
+    def __init__(self, path: object, found: int, supported: int, written_by: str | None = None):
+        self.path = path
+        self.found = found
+        self.supported = supported
+        self.written_by = written_by
+        by = f"ftkit {written_by}" if written_by else "a newer ftkit"
+        upgrade = f"pip install -U 'ftkit>={written_by}'" if written_by else "pip install -U ftkit"
+        super().__init__(
+            f"The job store {path} was written by {by} (store schema v{found}); this ftkit reads store "
+            f"schemas up to v{supported}, so the file was left untouched. Upgrade ftkit ({upgrade}), or "
+            "give this version a store of its own by setting FTKIT_HOME to another directory."
+        )
+
+
+class DeploymentNotFoundError(FtkitError, LookupError):
+    """No deployment with that id (or id prefix) in the job store."""
+
+    exit_code = 2
+
+    def __init__(self, deployment_id: str, where: str = "the job store"):
+        self.deployment_id = deployment_id
+        super().__init__(
+            f"No deployment {deployment_id!r} in {where}. Run `ftkit deployments list` to see the known deployments."
         )
 
 

@@ -9,6 +9,18 @@ state guards) lives once in :class:`ftkit.FineTuneJob`. A provider implements on
 * ``status`` / ``events`` (one page after a cursor) / ``cancel`` / ``result``;
 * ``generate``: answers from a trained (or base) model, for evaluation.
 
+and *declares* what is its own, so the core never needs to know a provider by name:
+
+* ``capabilities``: every optional verb (cancel, pause, resume, generate, loss, merge, export, download,
+  deploy); :func:`require_capability` is the one place that checks them;
+* ``hosting``: where a fine-tune runs once trained (:class:`Hosting`);
+* ``data_format``: the conversion target its uploads use (a name from :mod:`ftkit.data.conversion`, or a
+  :class:`~ftkit.data.conversion.DataFormat` of its own);
+* ``catalog()``: prices, limits and rules from the ``catalog.yaml`` shipped next to its module;
+* ``token_counter(model)`` / ``reserved_tokens(model)``: how it counts and which tokens it refuses;
+* ``default_model()``: the model ``ftkit plan`` prices when the user names none;
+* ``estimator_knobs``: extra ``estimate()`` keywords it understands (``utilization`` for own GPUs).
+
 Providers return ftkit types, never SDK objects, translate their SDK's exceptions into
 :mod:`ftkit.errors` in one place, and import their heavy SDK lazily (``ftkit._imports.require``), so
 listing or checking a provider never imports torch or an HTTP client.
@@ -16,6 +28,7 @@ listing or checking a provider never imports torch or an HTTP client.
 
 from __future__ import annotations
 
+import enum
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -25,15 +38,67 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from ftkit.errors import MissingCredentialsError, UnsupportedSettingError
+from ftkit.errors import MissingCredentialsError, UnsupportedCapabilityError, UnsupportedSettingError
 from ftkit.spec import NEUTRAL_SETTINGS, Adapter, JobSpec
 from ftkit.types import Capability, EventPage, Generation, GenerationSettings, JobStatus
 
 if TYPE_CHECKING:
-    from ftkit.estimation.types import Estimate
+    from ftkit.data.conversion import DataFormat
+    from ftkit.deployment import DeploymentContext, DeploymentStatus
+    from ftkit.estimation.catalog import Catalog
+    from ftkit.estimation.tokens import TokenCounter
     from ftkit.model import TrainedModel
 
-__all__ = ["JobContext", "Provider", "ProviderOptions"]
+    from ftkit.estimation.types import Estimate
+
+__all__ = ["Hosting", "JobContext", "Provider", "ProviderOptions", "require_capability"]
+
+
+class Hosting(str, enum.Enum):
+    """Where a provider's fine-tunes answer, which decides how they are evaluated and what serving costs.
+
+    >>> Hosting.DEPLOYMENT.needs_deployment, Hosting.SELF_HOSTED.is_self_hosted
+    (True, True)
+    """
+
+    #: on your own hardware: training and serving cost GPU hours, not tokens
+    SELF_HOSTED = "self-hosted"
+    #: the provider serves the fine-tune per token, with no deployment to create or pay for while idle
+    SERVERLESS = "serverless"
+    #: the fine-tune answers only through a deployment the user creates and pays for by the hour
+    DEPLOYMENT = "deployment"
+
+    @property
+    def is_self_hosted(self) -> bool:
+        return self is Hosting.SELF_HOSTED
+
+    @property
+    def needs_deployment(self) -> bool:
+        # self-hosted models load in-process; only a managed DEPLOYMENT needs one created for it
+        return self is Hosting.DEPLOYMENT
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def require_capability(
+    provider: Provider | type[Provider], capability: Capability, *, verb: str | None = None, instead: str | None = None
+) -> None:
+    """Raise :class:`~ftkit.errors.UnsupportedCapabilityError` unless ``provider`` declares ``capability``.
+
+    The one place an optional verb is checked, before the provider is called; ``instead`` says what to
+    use (the provider's own ``capability_hints`` are used when not given).
+
+    >>> from ftkit.testing import FakeProvider
+    >>> require_capability(FakeProvider, Capability.MERGE)
+    Traceback (most recent call last):
+    ...
+    ftkit.errors.UnsupportedCapabilityError: Provider 'fake' cannot merge. ...
+    """
+    if capability in provider.capabilities:
+        return
+    hint = instead or provider.capability_hints.get(capability)
+    raise UnsupportedCapabilityError(provider.name, verb or capability.value, hint)
 
 
 class ProviderOptions(BaseModel):
@@ -94,8 +159,18 @@ class Provider(ABC):
 
     #: registry name, e.g. "openai"
     name: ClassVar[str]
-    #: what the provider can do
+    #: what the provider can do: methods, adapters and every optional verb
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: what to use instead of a verb it lacks: {Capability.MERGE: "download the weights first"}
+    capability_hints: ClassVar[dict[Capability, str]] = {}
+    #: where its fine-tunes answer (own hardware, per token, or through a paid deployment)
+    hosting: ClassVar[Hosting] = Hosting.SERVERLESS
+    #: the conversion target of its uploads: a name from ``ftkit.data.conversion.FORMATS`` or a DataFormat
+    data_format: ClassVar[str | DataFormat] = "chat"
+    #: extra keyword knobs its ``estimate()`` accepts (``ftkit plan`` forwards only these)
+    estimator_knobs: ClassVar[frozenset[str]] = frozenset()
+    #: the file name of its catalog, next to the module that defines the class (None: no catalog)
+    catalog_file: ClassVar[str | None] = "catalog.yaml"
     #: neutral JobSpec settings it honours; setting any other is an error before anything happens
     supported_settings: ClassVar[frozenset[str]] = frozenset(NEUTRAL_SETTINGS)
     #: hints for settings it refuses: {"learning_rate": "use options={'learning_rate_multiplier': ...}"}
@@ -106,8 +181,6 @@ class Provider(ABC):
     credential_env: ClassVar[str | None] = None
     #: environment variable holding the base URL override
     base_url_env: ClassVar[str | None] = None
-    #: the pip extra that installs what it needs
-    extra: ClassVar[str | None] = None
     #: first polling interval in seconds; the facade backs off from there
     poll_interval: ClassVar[float] = 5.0
     #: longest polling interval in seconds
@@ -144,6 +217,51 @@ class Provider(ABC):
         if self.credential_env and os.environ.get(self.credential_env):
             found.append(os.environ[self.credential_env])
         return [s for s in found if s]
+
+    # -- what the provider declares ----------------------------------------------------------------
+
+    @classmethod
+    def catalog(cls) -> Catalog:
+        """Its catalog: the ``catalog.yaml`` shipped next to the provider's module, merged with the user's
+        overrides (``$FTKIT_HOME/catalog/<name>.yaml``, ``$FTKIT_CATALOG_DIR``). Plugins ship theirs the same way."""
+        from ftkit.estimation.catalog import load_catalog
+
+        return load_catalog(cls.name)
+
+    @classmethod
+    def default_model(cls) -> str | None:
+        """The model ``ftkit plan`` prices for this provider when the user names none (the catalog's choice)."""
+        try:
+            return cls.catalog().default_model
+        except Exception:  # no catalog, or one without a default: plan skips the provider
+            return None
+
+    @classmethod
+    def token_counter(cls, model: str | None) -> TokenCounter:
+        """The most exact offline token counter for ``model`` (default: its Hugging Face tokenizer and chat
+        template, found locally through the catalog's tokenizer ids; approximate when none is found)."""
+        from ftkit.estimation.tokens import hf_token_counter
+
+        return hf_token_counter(model, cls.tokenizer_candidates(model) if model else [])
+
+    @classmethod
+    def tokenizer_candidates(cls, model: str) -> list[str]:
+        """Names under which ``model``'s tokenizer may be found locally, best first (catalog ids first)."""
+        candidates: list[str] = []
+        try:
+            entry = cls.catalog().find(model)
+        except Exception:  # no catalog: the name itself is the only candidate
+            entry = None
+        if entry is not None:
+            candidates += [c for c in (entry.tokenizer, entry.name, *entry.aliases) if c]
+        candidates.append(model)
+        return list(dict.fromkeys(candidates))
+
+    @classmethod
+    def reserved_tokens(cls, model: str | None) -> tuple[str, ...]:
+        """Special-token strings this provider refuses (or mis-trains) inside content; the validator flags
+        them. Default: none beyond those of the model's own tokenizer, which the validator finds itself."""
+        return ()
 
     # -- checks before any side effect -------------------------------------------------------------
 
@@ -211,34 +329,66 @@ class Provider(ABC):
     def events(self, ctx: JobContext, *, after: str | None = None) -> EventPage:
         """One page of events after the cursor ``after``, oldest first."""
 
-    def cancel(self, ctx: JobContext) -> JobStatus:
-        from ftkit.errors import JobStateError
-
-        raise JobStateError(f"{self.name} jobs cannot be cancelled through ftkit.")
-
     @abstractmethod
     def result(self, ctx: JobContext) -> TrainedModel:
         """The trained model of a succeeded job."""
 
+    # -- optional verbs: declared in ``capabilities``, checked by require_capability before the call ----------
+
+    def cancel(self, ctx: JobContext) -> JobStatus:
+        """Stop the job (``Capability.CANCEL``)."""
+        raise UnsupportedCapabilityError(self.name, "cancel jobs")
+
+    def pause(self, ctx: JobContext) -> JobStatus:
+        """Pause the job so it can be resumed later (``Capability.PAUSE``)."""
+        raise UnsupportedCapabilityError(self.name, "pause jobs")
+
     def resume(self, ctx: JobContext) -> JobStatus:
-        from ftkit.errors import JobStateError
-
-        raise JobStateError(f"{self.name} jobs cannot be resumed; start a new job.")
-
-    # -- using models ------------------------------------------------------------------------------------
+        """Continue a paused or interrupted job (``Capability.RESUME``)."""
+        raise UnsupportedCapabilityError(self.name, "resume jobs", "start a new job")
 
     def generate(
         self, model: TrainedModel, prompts: list[list[dict[str, Any]]], settings: GenerationSettings
     ) -> list[Generation]:
-        """Answer each chat prompt (a list of messages) with ``model``, in order."""
-        from ftkit.errors import JobStateError
+        """Answer each chat prompt (a list of messages) with ``model``, in order (``Capability.GENERATE``).
 
-        raise JobStateError(f"{self.name} cannot generate text.")
+        A model served through a deployment carries ``model.serving_id``: send that name, not ``model_id``."""
+        raise UnsupportedCapabilityError(self.name, "generate text")
 
-    def merge(self, model: TrainedModel, out_dir: Path) -> Path:
-        from ftkit.errors import JobStateError
+    def loss(self, model: TrainedModel, examples: list[dict[str, Any]]) -> list[Any]:
+        """Per-example negative log-likelihood of the reference answers (``Capability.LOSS``)."""
+        raise UnsupportedCapabilityError(self.name, "compute losses")
 
-        raise JobStateError(f"{self.name} models cannot be merged locally; download them first.")
+    def merge(self, model: TrainedModel, out_dir: Path, **kwargs: Any) -> Path:
+        """Write adapter + base as one model folder (``Capability.MERGE``)."""
+        raise UnsupportedCapabilityError(self.name, "merge models", "download the weights first")
+
+    def export_ollama(self, model: TrainedModel, out_dir: Path, **kwargs: Any) -> Path:
+        """Write merged weights plus an Ollama ``Modelfile`` (``Capability.EXPORT``)."""
+        raise UnsupportedCapabilityError(self.name, "export models")
+
+    def download(self, model: TrainedModel, dest: Path, **kwargs: Any) -> Path:
+        """Fetch a managed fine-tune's weights to ``dest`` (``Capability.DOWNLOAD``)."""
+        raise UnsupportedCapabilityError(self.name, "download weights")
+
+    # -- deployments (``Capability.DEPLOY``): the facade is ftkit.deployment.Deployment ----------------------
+
+    def create_deployment(self, ctx: DeploymentContext) -> DeploymentStatus:
+        """Create what serves ``ctx.model`` (idempotently: ``ctx.remote_id``/``ctx.data`` hold what an
+        interrupted call already made; ``ctx.remember()`` each remote id the moment it exists)."""
+        raise UnsupportedCapabilityError(self.name, "deploy models")
+
+    def deployment_status(self, ctx: DeploymentContext) -> DeploymentStatus:
+        """The deployment's current state, normalised (keep the provider's word in ``raw_state``)."""
+        raise UnsupportedCapabilityError(self.name, "deploy models")
+
+    def delete_deployment(self, ctx: DeploymentContext) -> DeploymentStatus:
+        """Stop paying: scale to zero and remove everything ``create_deployment`` made. Idempotent."""
+        raise UnsupportedCapabilityError(self.name, "deploy models")
+
+    def deployment_price(self, model: TrainedModel, settings: Mapping[str, Any]) -> float | None:
+        """USD per hour a deployment of ``model`` with ``settings`` costs while it exists (None: unknown)."""
+        return None
 
 
 def describe_options(options: type[ProviderOptions]) -> Mapping[str, str]:

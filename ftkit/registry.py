@@ -22,13 +22,10 @@ __all__ = ["ProviderInfo", "available_providers", "create_provider", "get_provid
 
 ENTRY_POINT_GROUP = "ftkit.providers"
 
-# The built-ins, also declared as entry points in pyproject.toml; kept here so a source checkout that
-# was never pip-installed still finds them. The extra is the install hint when their packages are missing.
-_BUILTINS: dict[str, tuple[str, str]] = {
-    "local": ("ftkit.providers.local:LocalProvider", "local"),
-    "openai": ("ftkit.providers.openai:OpenAIProvider", "openai"),
-    "together": ("ftkit.providers.together:TogetherProvider", "together"),
-}
+# The built-ins are declared once, as entry points in ftkit's own pyproject.toml, exactly as a plugin
+# declares its provider. When one of ftkit's own providers lacks its SDK, the install hint is the extra
+# named after it (``pip install 'ftkit[together]'``).
+_OWN_DISTRIBUTION = "ftkit"
 
 
 @dataclass(frozen=True)
@@ -54,15 +51,13 @@ def _discover() -> None:
     with _lock:
         if _discovered:
             return
-        for name, (target, extra) in _BUILTINS.items():
-            _targets.setdefault(name, ProviderInfo(name, target, "built-in", extra))
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             name = ep.name.lower()
-            builtin = _BUILTINS.get(name)
-            if builtin and builtin[0] == ep.value:
-                continue  # our own declaration of a built-in
             dist = getattr(ep.dist, "name", None) or "unknown distribution"
-            _targets[name] = ProviderInfo(name, ep.value, f"entry point ({dist})")
+            if dist == _OWN_DISTRIBUTION:
+                _targets[name] = ProviderInfo(name, ep.value, "built-in", extra=name)
+            else:
+                _targets[name] = ProviderInfo(name, ep.value, f"entry point ({dist})")
         _discovered = True
 
 
@@ -112,6 +107,30 @@ def get_provider(name: str) -> type[Provider]:
     with _lock:
         _classes[name] = cls
     return cls
+
+
+def providers_by_hosting() -> dict[str, list[str]]:
+    """Installed provider names grouped by their declared hosting ("self-hosted", "serverless", "deployment").
+
+    Providers whose extra is not installed are left out (they cannot run here anyway)."""
+    grouped: dict[str, list[str]] = {}
+    for name in available_providers():
+        try:
+            cls = get_provider(name)
+        except ConfigError:
+            continue
+        grouped.setdefault(cls.hosting.value, []).append(name)
+    return grouped
+
+
+def self_hosted_provider() -> str:
+    """The provider a bare path or model name means: the one that trains and serves on your own hardware
+    (a built-in one first, when a plugin declares the same)."""
+    candidates = providers_by_hosting().get("self-hosted", [])
+    builtins = [n for n in candidates if _targets[n].origin == "built-in"]
+    if not (builtins or candidates):
+        raise ConfigError("No self-hosted provider is installed: pip install 'ftkit[local]' and try again.")
+    return (builtins or candidates)[0]
 
 
 def create_provider(name: str, **config: Any) -> Provider:

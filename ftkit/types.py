@@ -40,6 +40,8 @@ class JobState(str, enum.Enum):
     VALIDATING = "validating"
     QUEUED = "queued"
     RUNNING = "running"
+    #: stopped by the user or the provider and waiting for ``resume()`` (not terminal, not progressing)
+    PAUSED = "paused"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -61,10 +63,14 @@ class Capability(str, enum.Enum):
     QLORA = "qlora"
     FULL = "full"
     CANCEL = "cancel"
+    PAUSE = "pause"
     RESUME = "resume"
     GENERATE = "generate"
+    LOSS = "loss"
     MERGE = "merge"
+    EXPORT = "export"
     DOWNLOAD = "download"
+    DEPLOY = "deploy"
 
     def __str__(self) -> str:
         return self.value

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ftkit.data.report import DatasetStats, Issue, ValidationReport
 
 if TYPE_CHECKING:
-    from ftkit.data.conversion import TARGETS, convert, label_set
+    from ftkit.data.conversion import FORMATS, DataFormat, convert, label_set
     from ftkit.data.formats import (
         PREFERENCE_FORMATS,
         SFT_FORMATS,
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from ftkit.data.validator import validate
 
 _LAZY = {
-    "TARGETS": "conversion",
+    "FORMATS": "conversion",
+    "DataFormat": "conversion",
     "convert": "conversion",
     "label_set": "conversion",
     "PREFERENCE_FORMATS": "formats",
@@ -51,7 +52,8 @@ _LAZY = {
 __all__ = [
     "PREFERENCE_FORMATS",
     "SFT_FORMATS",
-    "TARGETS",
+    "FORMATS",
+    "DataFormat",
     "DatasetStats",
     "DedupResult",
     "Issue",

@@ -12,9 +12,6 @@ from typing import Any
 
 __all__ = ["special_tokens_for", "special_tokens_in_dir"]
 
-#: tiktoken's special tokens of the OpenAI chat encodings (cl100k_base, o200k_base).
-OPENAI_SPECIAL_TOKENS = ("<|endoftext|>", "<|endofprompt|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>")
-
 
 def _read_json(path: Path) -> Any:
     try:
@@ -49,7 +46,8 @@ def special_tokens_in_dir(directory: Path) -> set[str]:
 
 
 def special_tokens_for(provider: str | None, model: str | None, tokenizer_dir: str | None = None) -> tuple[str, ...]:
-    """The special tokens to look for in content: from a local tokenizer if one is found, else OpenAI's."""
+    """The special tokens to look for in content: from a local tokenizer if one is found, else those the
+    provider declares reserved (``Provider.reserved_tokens``)."""
     directory: Path | None = Path(tokenizer_dir) if tokenizer_dir else None
     if directory is None and model:
         try:
@@ -60,6 +58,12 @@ def special_tokens_for(provider: str | None, model: str | None, tokenizer_dir: s
             directory = None
     if directory is not None and directory.is_dir():
         return tuple(sorted(special_tokens_in_dir(directory)))
-    if provider == "openai":
-        return OPENAI_SPECIAL_TOKENS
+    if provider:
+        from ftkit.errors import FtkitError
+        from ftkit.registry import get_provider
+
+        try:
+            return tuple(get_provider(provider).reserved_tokens(model))
+        except FtkitError:  # an unknown or uninstalled provider has no rules to check against
+            return ()
     return ()

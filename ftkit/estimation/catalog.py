@@ -1,12 +1,13 @@
 """Provider catalogs: prices, model facts, data rules and availability dates, each with its source.
 
-Every provider ships one YAML file, ``providers/<provider>/catalog.yaml``. Prices change and models
+Every provider ships one YAML file next to the module that defines its class (``Provider.catalog_file``,
+``catalog.yaml`` by default), built-ins and plugins alike. Prices change and models
 retire, so nothing here is hard-coded in Python: a user corrects a figure with a YAML file of the same
 shape, and it is merged over the shipped one **per model** (a user entry replaces only the fields it sets).
 
 Precedence, lowest to highest:
 
-1. the shipped file, ``ftkit/providers/<provider>/catalog.yaml``;
+1. the shipped file, in the provider's own package;
 2. the user file, ``$FTKIT_HOME/catalog/<provider>.yaml`` (``~/.ftkit/catalog/<provider>.yaml`` by default);
 3. ``$FTKIT_CATALOG_DIR/<provider>.yaml``, for a project or CI override.
 
@@ -127,19 +128,45 @@ class Architecture(_Strict):
     attention_bias: bool = False
     dtype: str = "bfloat16"
     max_position_embeddings: int | None = None
+    attention_head_dim: int | None = Field(
+        default=None, gt=0, description="config.json's head_dim where it is not hidden / heads (Qwen3, Gemma)")
+    num_experts: int = Field(default=0, ge=0, description="routed MLP experts per layer (0: a dense model)")
+    experts_per_token: int = Field(default=0, ge=0, description="experts each token is routed to")
+    expert_intermediate_size: int | None = Field(default=None, gt=0, description="width of one expert's MLP")
+    shared_expert_intermediate_size: int = Field(default=0, ge=0, description="always-on shared expert width")
     source: str = "config.json"
 
     @property
     def head_dim(self) -> int:
-        return self.hidden_size // self.num_attention_heads
+        return self.attention_head_dim or self.hidden_size // self.num_attention_heads
+
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 0
+
+    @property
+    def attention_parameters_per_layer(self) -> int:
+        h, q, kv = self.hidden_size, self.num_attention_heads * self.head_dim, self.num_key_value_heads * self.head_dim
+        return h * q * 2 + h * kv * 2  # q, o and k, v
+
+    def mlp_parameters_per_layer(self, *, active: bool = False) -> int:
+        """One layer's MLP weights; ``active``: only those one token runs through (its experts, for MoE)."""
+        h = self.hidden_size
+        if not self.is_moe:
+            return 3 * h * self.intermediate_size  # gate, up, down
+        experts = self.experts_per_token if active else self.num_experts
+        width = self.expert_intermediate_size or self.intermediate_size
+        return 3 * h * (experts * width + self.shared_expert_intermediate_size) + h * self.num_experts  # + router
 
     @property
     def linear_parameters_per_layer(self) -> int:
         """Weights of one layer's attention and MLP projections (what LoRA and 4-bit act on)."""
-        h, kv = self.hidden_size, self.num_key_value_heads * self.head_dim
-        attention = h * h * 2 + h * kv * 2  # q, o and k, v
-        mlp = 3 * h * self.intermediate_size  # gate, up, down
-        return attention + mlp
+        return self.attention_parameters_per_layer + self.mlp_parameters_per_layer()
+
+    def active_parameter_count(self) -> int:
+        """Parameters one token's forward pass uses (all of them for a dense model): what sets FLOPs."""
+        inactive = self.mlp_parameters_per_layer() - self.mlp_parameters_per_layer(active=True)
+        return self.parameter_count() - inactive * self.num_layers
 
     @property
     def embedding_parameters(self) -> int:
@@ -147,11 +174,12 @@ class Architecture(_Strict):
         return self.vocab_size * self.hidden_size * (1 if self.tie_word_embeddings else 2)
 
     def parameter_count(self) -> int:
-        """The published total when known, else computed from the shape (dense decoder, RMSNorm)."""
+        """The published total when known, else computed from the shape (RMSNorm decoder, dense or MoE)."""
         if self.parameters is not None:
             return self.parameters
         h = self.hidden_size
-        bias = (h + 2 * self.num_key_value_heads * self.head_dim) if self.attention_bias else 0
+        heads = self.num_attention_heads + 2 * self.num_key_value_heads
+        bias = heads * self.head_dim if self.attention_bias else 0
         per_layer = self.linear_parameters_per_layer + bias + 2 * h  # + two norms
         return self.num_layers * per_layer + self.embedding_parameters + h
 
@@ -208,6 +236,7 @@ class Catalog(_Strict):
 
     provider: str
     rules: DataRules
+    default_model: str | None = Field(default=None, description="what `ftkit plan` prices when no model is named")
     models: dict[str, CatalogModel] = Field(default_factory=dict)
     brackets: list[SizeBracket] = Field(default_factory=list)
     files: list[str] = Field(default_factory=list, description="the YAML files merged into this catalog")
@@ -270,10 +299,27 @@ def override_paths(name: str) -> list[Path]:
     return paths
 
 
+def shipped_catalog(provider: str) -> Any:
+    """The catalog file shipped with ``provider``: ``catalog_file`` next to the module defining its class
+    (inside its package, or beside a single-module plugin)."""
+    import sys
+
+    from ftkit.registry import get_provider
+
+    cls = get_provider(provider)
+    if not cls.catalog_file:
+        raise ConfigError(f"Provider {provider!r} ships no catalog; set FTKIT_CATALOG_DIR to give it one.")
+    module = sys.modules[cls.__module__]
+    if hasattr(module, "__path__"):  # the class is defined in a package's __init__
+        return resources.files(module.__name__).joinpath(cls.catalog_file)
+    if module.__spec__ is not None and module.__spec__.parent:
+        return resources.files(module.__spec__.parent).joinpath(cls.catalog_file)
+    return Path(str(module.__file__)).parent / cls.catalog_file
+
+
 def catalog_paths(provider: str) -> list[Path]:
     """Every file that can make up ``provider``'s catalog, shipped file first (overrides may not exist)."""
-    shipped = Path(str(resources.files("ftkit.providers").joinpath(provider, "catalog.yaml")))
-    return [shipped, *override_paths(provider)]
+    return [Path(str(shipped_catalog(provider))), *override_paths(provider)]
 
 
 def existing_overrides(name: str) -> tuple[tuple[str, float], ...]:
@@ -314,11 +360,12 @@ def merge_catalog_data(base: dict[str, Any], override: dict[str, Any]) -> dict[s
 
 @functools.lru_cache(maxsize=32)
 def _load_cached(provider: str, overrides: tuple[tuple[str, float], ...]) -> Catalog:
-    shipped = resources.files("ftkit.providers").joinpath(provider, "catalog.yaml")
+    shipped = shipped_catalog(provider)
     if not shipped.is_file():
         raise ConfigError(
             f"No catalog for provider {provider!r}: expected {shipped}. "
-            "A plugin provider can ship its own catalog.yaml in its package, or set FTKIT_CATALOG_DIR."
+            "A plugin provider ships its catalog.yaml next to its provider module (Provider.catalog_file), "
+            "or set FTKIT_CATALOG_DIR."
         )
     data = read_yaml(shipped.read_text(encoding="utf-8"), str(shipped))
     files = [str(shipped)]
@@ -401,7 +448,7 @@ def availability_problems(provider: str, model: str, today: date | None = None) 
                 date=ends,
                 message=(
                     f"{provider} stopped accepting new fine-tuning jobs on {ends.isoformat()}. "
-                    "Train with provider='local' or 'together' instead (`ftkit plan` compares them)."
+                    "Train on another provider instead (`ftkit plan` compares them)."
                 ),
             ))
         else:

@@ -2,16 +2,18 @@
 
 One call picks the right counter for a provider and model::
 
-    >>> counter = token_counter("openai", "gpt-4o-mini")
+    >>> counter = token_counter("openai", "gpt-4o-mini")     # the provider declares how it counts
     >>> counter.name, counter.exact
     ('tiktoken o200k_base (OpenAI cookbook chat formula)', True)
     >>> counter.count({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]})
     (14, 2)
 
-* OpenAI models: tiktoken with the model's encoding and the OpenAI cookbook formula, 3 tokens per message,
-  1 more per ``name``, 3 to prime the reply (``OpenAIChatCounter``).
-* Local and Together models: the model's own ``tokenizer.json`` and chat template, found in a local
-  directory or the Hugging Face cache, never downloaded (``ChatTemplateCounter``).
+Each provider declares its counter (``Provider.token_counter``); the shared ones are here:
+
+* tiktoken with an encoding and the OpenAI cookbook formula, 3 tokens per message, 1 more per ``name``,
+  3 to prime the reply (``TiktokenChatCounter``), for services that bill that way;
+* the model's own ``tokenizer.json`` and chat template, found in a local directory or the Hugging Face
+  cache, never downloaded (``ChatTemplateCounter``, through :func:`hf_token_counter`), the default;
 * Otherwise an approximation that says so and states its expected error (``ApproximateCounter``).
 
 Examples are canonical (``ftkit.data.to_chat``): ``{"messages": [...], "tools"?: [...]}``,
@@ -31,9 +33,9 @@ from ftkit.errors import ConfigError
 
 __all__ = [
     "ApproximateCounter",
-    "OpenAIChatCounter",
+    "TiktokenChatCounter",
     "TokenCounter",
-    "openai_encoding",
+    "hf_token_counter",
     "sequences_of",
     "token_counter",
 ]
@@ -100,25 +102,11 @@ def _value_text(value: Any, field: str = "content") -> list[str]:
     return [_compact_json(value)]
 
 
-# -- OpenAI -----------------------------------------------------------------------------------------
+# -- tiktoken with the cookbook framing ---------------------------------------------------------------
 
 
-def openai_encoding(model: str | None) -> str:
-    """The tiktoken encoding of an OpenAI model: the catalog's, else by family (gpt-3.5: cl100k_base)."""
-    if model:
-        from ftkit.estimation.catalog import load_catalog
-
-        entry = load_catalog("openai").find(model)
-        if entry is not None and entry.encoding:
-            return entry.encoding
-        base = model.split(":")[1] if model.startswith("ft:") and ":" in model[3:] else model
-        if base.startswith(("gpt-3.5", "gpt-4-", "babbage", "davinci")) or base == "gpt-4":
-            return "cl100k_base"
-    return "o200k_base"
-
-
-class OpenAIChatCounter:
-    """OpenAI's cookbook formula, with tiktoken and the model's encoding.
+class TiktokenChatCounter:
+    """The OpenAI cookbook's chat formula, with tiktoken and the model's encoding.
 
     Per example: ``3 + Σ_messages (3 + Σ_fields tokens(value) + (1 if field == "name"))``, where a field's
     value is encoded as text (``tool_calls`` and other structured values as compact JSON; ``weight`` is
@@ -201,7 +189,7 @@ class ApproximateCounter:
         self.model = model
         self.reason = reason
         try:
-            self._inner: OpenAIChatCounter | None = OpenAIChatCounter("o200k_base")
+            self._inner: TiktokenChatCounter | None = TiktokenChatCounter("o200k_base")
             self.expected_error: float | None = 0.15
             how = "o200k_base with 3 tokens of framing per message"
         except ConfigError:
@@ -233,41 +221,27 @@ class ApproximateCounter:
 # -- choosing a counter --------------------------------------------------------------------------------
 
 
-def _hf_candidates(provider: str | None, model: str) -> list[str]:
-    """Where a model's tokenizer may be: the catalog's tokenizer id, the name, without Together's suffix."""
-    candidates: list[str] = []
-    if provider and provider != "local":
-        from ftkit.estimation.catalog import load_catalog
-
-        try:
-            entry = load_catalog(provider).find(model)
-        except ConfigError:
-            entry = None
-        if entry is not None:
-            candidates += [c for c in (entry.tokenizer, entry.name, *entry.aliases) if c]
-    candidates.append(model)
-    if model.endswith("-Reference"):
-        candidates.append(model.removesuffix("-Reference"))
-    return list(dict.fromkeys(candidates))
-
-
-@functools.lru_cache(maxsize=16)
-def token_counter(provider: str | None, model: str | None) -> TokenCounter:
-    """The most exact counter available offline for ``model`` on ``provider``.
-
-    ``provider="openai"`` counts with tiktoken. Any other provider (or None) looks for the model's tokenizer
-    in a local directory or the Hugging Face cache; if it is not there, the counter is approximate
-    (``exact=False``) and says why.
-    """
-    if provider == "openai":
-        return OpenAIChatCounter(openai_encoding(model))
+def hf_token_counter(model: str | None, candidates: Sequence[str] = ()) -> TokenCounter:
+    """The model's own tokenizer and chat template, from the first of ``candidates`` (then ``model``) found in
+    a local directory or the Hugging Face cache; an approximate counter that says why otherwise."""
     if not model:
         return ApproximateCounter(model, "no model given")
     from ftkit.estimation.chat_template import ChatTemplateCounter
     from ftkit.estimation.modeldir import find_model_dir
 
-    for candidate in _hf_candidates(provider, model):
+    for candidate in dict.fromkeys([*candidates, model]):
         model_dir = find_model_dir(candidate, needs="tokenizer.json")
         if model_dir is not None:
             return ChatTemplateCounter(model_dir)
     return ApproximateCounter(model, f"no tokenizer.json for {model} in a local directory or the Hugging Face cache")
+
+
+@functools.lru_cache(maxsize=16)
+def token_counter(provider: str | None, model: str | None) -> TokenCounter:
+    """The most exact counter available offline for ``model`` on ``provider`` (the provider's declaration,
+    ``Provider.token_counter``); with no provider, the model's own tokenizer (approximate if not found)."""
+    if provider:
+        from ftkit.registry import get_provider
+
+        return get_provider(provider).token_counter(model)
+    return hf_token_counter(model)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ftkit._hashing import sha256_file
 from ftkit.errors import ConfigError, JobStateError
-from ftkit.provider import JobContext, Provider
+from ftkit.provider import Hosting, JobContext, Provider
 from ftkit.spec import Adapter, JobSpec, Method
 from ftkit.types import Capability, EventPage, Generation, GenerationSettings, JobEvent, JobState, JobStatus
 
@@ -48,10 +48,13 @@ class LocalProvider(Provider):
     name = "local"
     capabilities = frozenset({
         Capability.SFT, Capability.DPO, Capability.LORA, Capability.QLORA, Capability.FULL,
-        Capability.CANCEL, Capability.RESUME, Capability.GENERATE, Capability.MERGE,
+        Capability.CANCEL, Capability.RESUME, Capability.GENERATE, Capability.LOSS, Capability.MERGE,
+        Capability.EXPORT,
     })
+    hosting = Hosting.SELF_HOSTED
+    data_format = "trl"
+    estimator_knobs = frozenset({"utilization", "gpus"})
     Options = LocalOptions
-    extra = "local"
     poll_interval = 0.5  # status is a file read
     max_poll_interval = 5.0
 

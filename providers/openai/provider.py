@@ -20,7 +20,7 @@ from ftkit._managed import prepare_dataset
 from ftkit._retry import DEFAULT_POLICY, RetryPolicy
 from ftkit.data.report import Issue
 from ftkit.errors import JobNotFoundError, JobStateError, ProviderError
-from ftkit.provider import JobContext, Provider
+from ftkit.provider import Hosting, JobContext, Provider
 from ftkit.spec import JobSpec
 from ftkit.types import Capability, EventPage, Generation, GenerationSettings, JobState, JobStatus
 
@@ -33,6 +33,7 @@ from ._submit import availability_check, create_job, find_tagged_job
 from ._upload import upload_dataset
 
 if TYPE_CHECKING:
+    from ftkit.estimation.tokens import TokenCounter
     from ftkit.estimation.types import Estimate
     from ftkit.model import TrainedModel
 
@@ -64,10 +65,16 @@ class OpenAIProvider(Provider):
         "max_seq_length": "OpenAI fixes the per-example limit per model (65,536 tokens for gpt-4o-mini); "
                           "remove it, `ftkit validate` flags longer examples",
     }
+    capability_hints: ClassVar[dict[Capability, str]] = {
+        Capability.MERGE: "OpenAI keeps the weights; retrain on another provider to own them",
+        Capability.DOWNLOAD: "OpenAI does not release fine-tuned weights",
+        Capability.DEPLOY: "OpenAI serves fine-tunes per token: call model.generate() directly",
+    }
+    hosting = Hosting.SERVERLESS
+    data_format = "messages"
     Options = OpenAIOptions
     credential_env = "OPENAI_API_KEY"
     base_url_env = "OPENAI_BASE_URL"
-    extra = "openai"
     poll_interval = 10.0
     max_poll_interval = 60.0
 
@@ -91,6 +98,21 @@ class OpenAIProvider(Provider):
     @property
     def api(self) -> OpenAIApi:
         return self._api
+
+    # -- declarations ---------------------------------------------------------------------------
+
+    @classmethod
+    def token_counter(cls, model: str | None) -> TokenCounter:
+        """tiktoken with the model's encoding and the cookbook chat formula (what OpenAI bills)."""
+        from ._tokens import token_counter
+
+        return token_counter(model)
+
+    @classmethod
+    def reserved_tokens(cls, model: str | None) -> tuple[str, ...]:
+        from ._tokens import RESERVED_TOKENS
+
+        return RESERVED_TOKENS
 
     # -- checks and estimates -------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from ftkit._managed import fan_out, prepare_dataset
 from ftkit._retry import DEFAULT_POLICY, RetryPolicy
 from ftkit.errors import JobNotFoundError, JobStateError, ProviderError, UnsupportedSettingError
-from ftkit.provider import JobContext, Provider
+from ftkit.provider import Hosting, JobContext, Provider
 from ftkit.spec import JobSpec
 from ftkit.types import Capability, EventPage, Generation, GenerationSettings, JobState, JobStatus
 
@@ -65,10 +65,13 @@ class TogetherProvider(Provider):
          "suffix"}
     )  # fmt: skip
     setting_hints: ClassVar[dict[str, str]] = {}
+    # TODO(managed-truth, issue 12): Together serves fine-tunes only from a dedicated endpoint, billed per
+    # minute while it exists (shared/reference/together.md section 5): Hosting.DEPLOYMENT + Capability.DEPLOY.
+    hosting = Hosting.SERVERLESS
+    data_format = "messages_or_completion"
     Options = TogetherOptions
     credential_env = "TOGETHER_API_KEY"
     base_url_env = "TOGETHER_BASE_URL"
-    extra = "together"
     poll_interval = 10.0
     max_poll_interval = 60.0
 
@@ -93,6 +96,14 @@ class TogetherProvider(Provider):
         """The API key, and the W&B key passed through to Together, so both are scrubbed everywhere."""
         wandb_key = os.environ.get(WANDB_KEY_ENV)
         return [*super().secrets(), *([wandb_key] if wandb_key else [])]
+
+    @classmethod
+    def tokenizer_candidates(cls, model: str) -> list[str]:
+        # "-Reference" models are Together's full-precision copies of a hub model: same tokenizer
+        candidates = super().tokenizer_candidates(model)
+        if model.endswith("-Reference"):
+            candidates.append(model.removesuffix("-Reference"))
+        return candidates
 
     # -- checks before any side effect --------------------------------------------------------------
 

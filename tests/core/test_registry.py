@@ -7,14 +7,15 @@ import pytest
 from ftkit import ConfigError, UnknownProviderError
 from ftkit.errors import ProviderUnavailableError
 from ftkit.provider import Provider
-from ftkit.registry import _BUILTINS, available_providers, get_provider, register_provider
+from ftkit.registry import available_providers, get_provider, register_provider
 
 
 def test_builtins_and_the_plugin_are_listed_without_importing_them():
     providers = available_providers()
     assert {"local", "openai", "together", "echo"} <= set(providers)
     assert providers["echo"].origin == "entry point (ftkit-echo)"
-    assert providers["local"].target == _BUILTINS["local"][0]
+    assert providers["local"].target == "ftkit.providers.local:LocalProvider"
+    assert providers["local"].origin == "built-in" and providers["local"].extra == "local"
 
 
 def test_plugin_provider_loads_through_its_entry_point():
