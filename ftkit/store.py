@@ -1,8 +1,14 @@
 """The job store: a sqlite file (default ``~/.ftkit/jobs.db``, or ``$FTKIT_HOME/jobs.db``).
 
 It records every job before its first side effect, the provider's state for it (remote ids, file
-ids), every event seen, and the files already uploaded per provider endpoint and content hash, so any
-process can re-attach to a job after a crash and the same data is never uploaded twice.
+ids), every event seen, the files already uploaded per provider endpoint and content hash, and every
+deployment before the provider is asked to create it, so any process can re-attach to a job after a
+crash, the same data is never uploaded twice and no paid endpoint is ever unknown to ftkit.
+
+The file survives upgrades: it carries a schema version, an older file is migrated in place inside
+one transaction (:mod:`ftkit._store_schema`), one written by a newer ftkit is refused with
+:class:`~ftkit.errors.StoreVersionError` rather than misread, and rows are read by column name into
+models that ignore fields they do not know, so a newer writer's additions never break this reader.
 
 WAL mode plus ``BEGIN IMMEDIATE`` for every write make two processes writing at once safe. Secrets
 are never written here: providers hold them in memory only, and the store refuses values that look
@@ -11,6 +17,7 @@ like the secrets it is told about.
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import secrets
@@ -20,62 +27,24 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ftkit import _secrets
-from ftkit.errors import JobNotFoundError
+from ftkit import _secrets, _store_schema
+from ftkit.errors import DeploymentNotFoundError, FtkitError, JobNotFoundError, StoreError
 from ftkit.types import JobEvent, JobState, JobStatus, utcnow
 
-__all__ = ["JobRecord", "JobStore", "default_home", "new_job_id", "process_owner", "status_of"]
-
-_SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id              TEXT PRIMARY KEY,
-    provider        TEXT NOT NULL,
-    name            TEXT,
-    state           TEXT NOT NULL,
-    raw_status      TEXT NOT NULL,
-    remote_id       TEXT,
-    spec            TEXT NOT NULL,
-    provider_data   TEXT NOT NULL DEFAULT '{}',
-    error           TEXT,
-    step            INTEGER,
-    total_steps     INTEGER,
-    trained_tokens  INTEGER,
-    model_id        TEXT,
-    event_cursor    TEXT,
-    estimate        TEXT,
-    actual          TEXT,
-    result          TEXT,
-    submit_owner    TEXT,
-    submitted_at    TEXT,
-    created_at      TEXT NOT NULL,
-    updated_at      TEXT NOT NULL,
-    finished_at     TEXT
-);
-CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at);
-CREATE TABLE IF NOT EXISTS events (
-    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
-    job_id    TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-    event_id  TEXT NOT NULL,
-    body      TEXT NOT NULL,
-    UNIQUE (job_id, event_id)
-);
-CREATE TABLE IF NOT EXISTS uploads (
-    provider      TEXT NOT NULL,
-    endpoint      TEXT NOT NULL,
-    content_hash  TEXT NOT NULL,
-    file_id       TEXT NOT NULL,
-    filename      TEXT,
-    created_at    TEXT NOT NULL,
-    PRIMARY KEY (provider, endpoint, content_hash)
-);
-"""
-
+__all__ = [
+    "DeploymentRecord",
+    "JobRecord",
+    "JobStore",
+    "default_home",
+    "new_deployment_id",
+    "new_job_id",
+    "process_owner",
+    "status_of",
+]
 
 def default_home() -> Path:
     """``$FTKIT_HOME`` if set, else ``~/.ftkit``."""
@@ -83,7 +52,11 @@ def default_home() -> Path:
 
 
 class JobRecord(BaseModel):
-    """One row of the jobs table, as the facade sees it."""
+    """One row of the jobs table, as the facade sees it.
+
+    Strict when built (a typo is an error), lenient when read back: the store validates rows with
+    ``extra="ignore"``, so columns or JSON keys a newer ftkit added are skipped, never fatal.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -111,8 +84,42 @@ class JobRecord(BaseModel):
     finished_at: datetime | None = None
 
 
-_JSON_COLUMNS = {"spec", "provider_data", "estimate", "actual", "result"}
+class DeploymentRecord(BaseModel):
+    """One row of the deployments table: a paid endpoint serving a fine-tune, recorded before it exists.
+
+    ``state`` is a :class:`ftkit.deployment.DeploymentState` value; ``deleted_at`` is set once the
+    provider confirmed the deletion, so "active" (possibly billed) means ``deleted_at`` is empty.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="ftkit's deployment id, 'dep-...'")
+    provider: str
+    model_id: str = Field(description="the fine-tune it serves")
+    job_id: str | None = Field(default=None, description="the ftkit job that trained it, when known")
+    remote_id: str | None = Field(default=None, description="the provider's deployment id, once it exists")
+    state: str = "creating"
+    serving_id: str | None = Field(default=None, description="the model name inference calls send")
+    price_per_hour: float | None = Field(default=None, description="USD per hour while it exists")
+    settings: dict[str, Any] = Field(default_factory=dict, description="what the user asked for (replicas...)")
+    provider_data: dict[str, Any] = Field(default_factory=dict)
+    created_by: str = Field(default="user", description="'user', 'evaluation', 'compare'...")
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    deleted_at: datetime | None = None
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the provider may still be billing for it."""
+        return self.deleted_at is None and self.state != "deleted"
+
+
+_Record = TypeVar("_Record", JobRecord, DeploymentRecord)
+_JOB_JSON = frozenset({"spec", "provider_data", "estimate", "actual", "result"})
+_DEPLOYMENT_JSON = frozenset({"settings", "provider_data"})
 _UPDATABLE = set(JobRecord.model_fields) - {"id", "created_at"}
+_DEPLOYMENT_UPDATABLE = set(DeploymentRecord.model_fields) - {"id", "created_at"}
 
 
 class JobStore:
@@ -126,9 +133,17 @@ class JobStore:
         self.path = Path(path) if path is not None else default_home() / "jobs.db"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        db = self._connect()
-        db.executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
-        db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        try:
+            _store_schema.prepare(self._connect(), self.path)
+        except sqlite3.DatabaseError as e:
+            self.close()
+            raise StoreError(
+                f"{self.path} is not a job store ftkit can open ({e}); nothing was changed. Move it aside, "
+                "or set FTKIT_HOME to another directory to start a new store."
+            ) from e
+        except FtkitError:
+            self.close()
+            raise
 
     def __repr__(self) -> str:
         return f"JobStore({str(self.path)!r})"
@@ -179,25 +194,21 @@ class JobStore:
     # -- jobs -----------------------------------------------------------------------------------------
 
     def create_job(self, record: JobRecord) -> JobRecord:
-        row = self._to_row(record)
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        with self._write() as db:
-            db.execute(f"INSERT INTO jobs ({columns}) VALUES ({marks})", list(row.values()))
+        self._insert("jobs", self._to_row_fields(record.model_dump(), _JOB_JSON))
         return record
 
     def get_job(self, job_id: str) -> JobRecord:
         row = self._connect().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise JobNotFoundError(job_id, f"the job store at {self.path}")
-        return self._from_row(row)
+        return self._from_row(row, JobRecord, _JOB_JSON)
 
     def update_job(self, job_id: str, **fields: Any) -> JobRecord:
         unknown = set(fields) - _UPDATABLE
         if unknown:
             raise ValueError(f"cannot update job fields {sorted(unknown)}")
         fields["updated_at"] = utcnow()
-        row = self._to_row_fields(fields)
+        row = self._to_row_fields(fields, _JOB_JSON)
         assignments = ", ".join(f"{k} = ?" for k in row)
         with self._write() as db:
             cur = db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", [*row.values(), job_id])
@@ -241,18 +252,71 @@ class JobStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         args.append(limit)
-        return [self._from_row(r) for r in self._connect().execute(sql, args).fetchall()]
+        return [self._from_row(r, JobRecord, _JOB_JSON) for r in self._connect().execute(sql, args).fetchall()]
 
     def resolve_id(self, prefix: str) -> str:
         """A full job id from a unique prefix (``ftkit jobs show ftk-2026``)."""
-        rows = self._connect().execute(
-            "SELECT id FROM jobs WHERE id = ? OR id LIKE ? ORDER BY id LIMIT 2", (prefix, f"{prefix}%")
-        ).fetchall()
-        if len(rows) == 1 or (rows and rows[0]["id"] == prefix):
-            return rows[0]["id"]
-        if not rows:
+        found = self._resolve("jobs", prefix)
+        if found is None:
             raise JobNotFoundError(prefix, f"the job store at {self.path}")
-        raise JobNotFoundError(prefix, "the job store (the prefix matches several jobs; give more of the id)")
+        if not found:
+            raise JobNotFoundError(prefix, "the job store (the prefix matches several jobs; give more of the id)")
+        return found
+
+    # -- deployments -----------------------------------------------------------------------------------
+
+    def create_deployment(self, record: DeploymentRecord) -> DeploymentRecord:
+        """Record a deployment; call it before asking the provider to create it."""
+        self._insert("deployments", self._to_row_fields(record.model_dump(), _DEPLOYMENT_JSON))
+        return record
+
+    def get_deployment(self, deployment_id: str) -> DeploymentRecord:
+        row = self._connect().execute("SELECT * FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
+        if row is None:
+            raise DeploymentNotFoundError(deployment_id, f"the job store at {self.path}")
+        return self._from_row(row, DeploymentRecord, _DEPLOYMENT_JSON)
+
+    def update_deployment(self, deployment_id: str, **fields: Any) -> DeploymentRecord:
+        unknown = set(fields) - _DEPLOYMENT_UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update deployment fields {sorted(unknown)}")
+        fields["updated_at"] = utcnow()
+        row = self._to_row_fields(fields, _DEPLOYMENT_JSON)
+        assignments = ", ".join(f"{k} = ?" for k in row)
+        with self._write() as db:
+            cur = db.execute(f"UPDATE deployments SET {assignments} WHERE id = ?", [*row.values(), deployment_id])
+            if cur.rowcount == 0:
+                raise DeploymentNotFoundError(deployment_id, f"the job store at {self.path}")
+        return self.get_deployment(deployment_id)
+
+    def list_deployments(
+        self, *, provider: str | None = None, active_only: bool = False, limit: int = 100
+    ) -> list[DeploymentRecord]:
+        """Newest first; ``active_only`` keeps those not yet deleted (the ones that may be billed)."""
+        sql, args = "SELECT * FROM deployments", []
+        where = []
+        if provider:
+            where.append("provider = ?")
+            args.append(provider)
+        if active_only:
+            where.append("deleted_at IS NULL AND state != 'deleted'")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        args.append(limit)
+        rows = self._connect().execute(sql, args).fetchall()
+        return [self._from_row(r, DeploymentRecord, _DEPLOYMENT_JSON) for r in rows]
+
+    def resolve_deployment_id(self, prefix: str) -> str:
+        """A full deployment id from a unique prefix (``ftkit deployments delete dep-2026``)."""
+        found = self._resolve("deployments", prefix)
+        if found is None:
+            raise DeploymentNotFoundError(prefix, f"the job store at {self.path}")
+        if not found:
+            raise DeploymentNotFoundError(
+                prefix, "the job store (the prefix matches several deployments; give more of the id)"
+            )
+        return found
 
     # -- events --------------------------------------------------------------------------------------
 
@@ -279,7 +343,7 @@ class JobStore:
         rows = self._connect().execute(
             "SELECT seq, body FROM events WHERE job_id = ? AND seq > ? ORDER BY seq", (job_id, seq)
         ).fetchall()
-        return [(r["seq"], JobEvent.model_validate_json(r["body"])) for r in rows]
+        return [(r["seq"], JobEvent.model_validate_json(r["body"], extra="ignore")) for r in rows]
 
     # -- uploads -------------------------------------------------------------------------------------
 
@@ -293,28 +357,34 @@ class JobStore:
     def record(self, provider: str, endpoint: str, content_hash: str, file_id: str, filename: str = "") -> None:
         with self._write() as db:
             db.execute(
-                "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO uploads (provider, endpoint, content_hash, file_id, filename, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (provider, endpoint, content_hash, file_id, filename, utcnow().isoformat()),
-            )
-
-    def forget(self, provider: str, endpoint: str, content_hash: str) -> None:
-        with self._write() as db:
-            db.execute(
-                "DELETE FROM uploads WHERE provider = ? AND endpoint = ? AND content_hash = ?",
-                (provider, endpoint, content_hash),
             )
 
     # -- row mapping ---------------------------------------------------------------------------------
 
-    def _to_row(self, record: JobRecord) -> dict[str, Any]:
-        return self._to_row_fields(record.model_dump())
+    def _insert(self, table: str, row: dict[str, Any]) -> None:
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        with self._write() as db:
+            db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
 
-    def _to_row_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+    def _resolve(self, table: str, prefix: str) -> str | None:
+        # the id itself, or the one id starting with prefix; "" when several match, None when none does
+        rows = self._connect().execute(
+            f"SELECT id FROM {table} WHERE id = ? OR id LIKE ? ORDER BY id LIMIT 2", (prefix, f"{prefix}%")
+        ).fetchall()
+        if len(rows) == 1 or (rows and rows[0]["id"] == prefix):
+            return str(rows[0]["id"])
+        return "" if rows else None
+
+    def _to_row_fields(self, fields: dict[str, Any], json_columns: frozenset[str]) -> dict[str, Any]:
         row: dict[str, Any] = {}
         for key, value in fields.items():
-            if key in _JSON_COLUMNS and value is not None:
+            if key in json_columns and value is not None:
                 value = self._check_no_secret(json.dumps(value, default=str, sort_keys=True))
-            elif isinstance(value, JobState):
+            elif isinstance(value, enum.Enum):
                 value = value.value
             elif isinstance(value, datetime):
                 value = value.isoformat()
@@ -324,12 +394,13 @@ class JobStore:
         return row
 
     @staticmethod
-    def _from_row(row: sqlite3.Row) -> JobRecord:
-        data = dict(row)
-        for key in _JSON_COLUMNS:
+    def _from_row(row: sqlite3.Row, model: type[_Record], json_columns: frozenset[str]) -> _Record:
+        # By column name, and lenient: a column or JSON key added by a newer ftkit is ignored here.
+        data = {key: value for key, value in dict(row).items() if key in model.model_fields}
+        for key in json_columns:
             if data.get(key) is not None:
                 data[key] = json.loads(data[key])
-        return JobRecord.model_validate(data)
+        return model.model_validate(data, extra="ignore")
 
 
 def process_owner() -> str:
@@ -378,3 +449,9 @@ def new_job_id() -> str:
     """``ftk-20261122-053012-a1b2c3``: sortable by creation time, unique across processes."""
     now = datetime.now(timezone.utc)
     return f"ftk-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def new_deployment_id() -> str:
+    """``dep-20261122-053012-a1b2c3``: sortable by creation time, unique across processes."""
+    now = datetime.now(timezone.utc)
+    return f"dep-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"

@@ -62,8 +62,9 @@ def test_uploads_are_remembered_per_endpoint_and_content(tmp_path):
     store.record("openai", "http://a/v1", "sha-1", "file-1", "train.jsonl")
     assert store.find("openai", "http://a/v1", "sha-1") == "file-1"
     assert store.find("openai", "http://b/v1", "sha-1") is None
-    store.forget("openai", "http://a/v1", "sha-1")
-    assert store.find("openai", "http://a/v1", "sha-1") is None
+    assert store.find("together", "http://a/v1", "sha-1") is None
+    store.record("openai", "http://a/v1", "sha-1", "file-2", "train.jsonl")  # a re-upload replaces the old id
+    assert store.find("openai", "http://a/v1", "sha-1") == "file-2"
 
 
 def test_prefix_resolution(tmp_path):
