@@ -91,6 +91,12 @@ def architecture_from_config(config: dict[str, Any], source: str) -> Architectur
     model_type = str(config.get("model_type", ""))
     if model_type in _TWO_MATRIX_MLPS:
         intermediate = round(intermediate * 2 / 3)
+    # mixture of experts: Mixtral (num_local_experts), Qwen2/3-MoE (num_experts), DeepSeek (n_routed_experts)
+    experts = int(config.get("num_local_experts") or config.get("num_experts") or config.get("n_routed_experts") or 0)
+    shared = int(config.get("shared_expert_intermediate_size") or 0)
+    expert_width = config.get("moe_intermediate_size")
+    if experts and not shared and config.get("n_shared_experts"):
+        shared = int(config["n_shared_experts"]) * int(expert_width or intermediate)
     return Architecture(
         hidden_size=hidden,
         num_layers=int(pick("num_hidden_layers", "n_layer", "num_layers")),
@@ -102,6 +108,11 @@ def architecture_from_config(config: dict[str, Any], source: str) -> Architectur
         attention_bias=bool(config.get("attention_bias", model_type == "qwen2")),
         dtype=str(config.get("dtype") or config.get("torch_dtype") or "bfloat16"),
         max_position_embeddings=config.get("max_position_embeddings"),
+        attention_head_dim=int(config["head_dim"]) if config.get("head_dim") else None,
+        num_experts=experts,
+        experts_per_token=int(config.get("num_experts_per_tok") or 0) if experts else 0,
+        expert_intermediate_size=int(expert_width) if experts and expert_width else None,
+        shared_expert_intermediate_size=shared,
         source=source,
     )
 
