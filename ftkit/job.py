@@ -311,7 +311,8 @@ class FineTuneJob:
         """The trained model of a succeeded job."""
         record = self._load_record()
         if record.result is not None:
-            return TrainedModel.model_validate(record.result).bind(self.provider)
+            # stored output: a field a newer ftkit added is ignored, never fatal
+            return TrainedModel.model_validate(record.result, extra="ignore").bind(self.provider)
         if record.state != JobState.SUCCEEDED:
             raise JobStateError(
                 f"Job {self.id} has no result: it is {record.state.value}. Use job.wait() to wait for it."

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import os
 import secrets
 import sqlite3
@@ -29,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ftkit import _secrets, _store_schema
 from ftkit.errors import DeploymentNotFoundError, FtkitError, JobNotFoundError, StoreError
@@ -45,6 +46,9 @@ __all__ = [
     "process_owner",
     "status_of",
 ]
+
+log = logging.getLogger("ftkit.store")
+
 
 def default_home() -> Path:
     """``$FTKIT_HOME`` if set, else ``~/.ftkit``."""
@@ -252,7 +256,7 @@ class JobStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         args.append(limit)
-        return [self._from_row(r, JobRecord, _JOB_JSON) for r in self._connect().execute(sql, args).fetchall()]
+        return self._readable(self._connect().execute(sql, args).fetchall(), JobRecord, _JOB_JSON)
 
     def resolve_id(self, prefix: str) -> str:
         """A full job id from a unique prefix (``ftkit jobs show ftk-2026``)."""
@@ -304,8 +308,7 @@ class JobStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         args.append(limit)
-        rows = self._connect().execute(sql, args).fetchall()
-        return [self._from_row(r, DeploymentRecord, _DEPLOYMENT_JSON) for r in rows]
+        return self._readable(self._connect().execute(sql, args).fetchall(), DeploymentRecord, _DEPLOYMENT_JSON)
 
     def resolve_deployment_id(self, prefix: str) -> str:
         """A full deployment id from a unique prefix (``ftkit deployments delete dep-2026``)."""
@@ -393,14 +396,31 @@ class JobStore:
             row[key] = value
         return row
 
-    @staticmethod
-    def _from_row(row: sqlite3.Row, model: type[_Record], json_columns: frozenset[str]) -> _Record:
+    def _from_row(self, row: sqlite3.Row, model: type[_Record], json_columns: frozenset[str]) -> _Record:
         # By column name, and lenient: a column or JSON key added by a newer ftkit is ignored here.
         data = {key: value for key, value in dict(row).items() if key in model.model_fields}
         for key in json_columns:
             if data.get(key) is not None:
                 data[key] = json.loads(data[key])
-        return model.model_validate(data, extra="ignore")
+        try:
+            return model.model_validate(data, extra="ignore")
+        except ValidationError as e:
+            # e.g. a state this ftkit has no name for: say so, rather than fail with a pydantic traceback
+            raise StoreError(
+                f"{data.get('id')!r} in the job store {self.path} holds values this ftkit cannot read "
+                f"({e.error_count()} problem(s), first: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}); "
+                "it was probably written by a newer ftkit: upgrade ftkit (pip install -U ftkit) to use it."
+            ) from e
+
+    def _readable(self, rows: list[sqlite3.Row], model: type[_Record], json_columns: frozenset[str]) -> list[_Record]:
+        # One record a newer ftkit wrote must not hide all the others from a listing: skip it, loudly.
+        records = []
+        for row in rows:
+            try:
+                records.append(self._from_row(row, model, json_columns))
+            except StoreError as e:
+                log.warning("skipped: %s", e)
+        return records
 
 
 def process_owner() -> str:

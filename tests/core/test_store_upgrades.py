@@ -208,6 +208,8 @@ def test_a_newer_store_with_only_additive_changes_is_used_as_it_is(tmp_path):
     store = JobStore(path)
     record = store.get_job("ftk-new")
     assert record.state is JobState.SUCCEEDED and record.result["model_id"] == "echo:ftk-new"
+    model = FineTuneJob.attach("ftk-new", store=store, api_key="echo-k").result()  # its result has a new key
+    assert model.model_id == "echo:ftk-new"
     assert [e.message for _, e in store.events_after("ftk-new")] == ["hi"]
     assert store.get_deployment("dep-new").state == "ready"
     # and this (older) ftkit can still write to it
@@ -223,3 +225,21 @@ def test_a_file_that_is_not_a_store_gives_a_clear_error(tmp_path):
     with pytest.raises(StoreError, match="not a job store"):
         JobStore(path)
     assert path.read_text().startswith("these are my notes")
+
+
+def test_a_record_with_a_value_this_ftkit_has_no_name_for_is_reported_not_fatal(tmp_path, caplog):
+    from ftkit.store import JobRecord, utcnow
+
+    store = JobStore(tmp_path / "jobs.db")
+    for job_id in ("ftk-a", "ftk-b"):
+        store.create_job(JobRecord(id=job_id, provider="echo", state=JobState.RUNNING, raw_status="running",
+                                   spec={}, created_at=utcnow(), updated_at=utcnow()))
+    db = _raw(tmp_path / "jobs.db")
+    db.execute("UPDATE jobs SET state = 'hibernating' WHERE id = 'ftk-b'")  # a state from a future ftkit
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match=r"'ftk-b'.*state.*upgrade ftkit"):
+        store.get_job("ftk-b")
+    with caplog.at_level("WARNING", logger="ftkit.store"):
+        assert [r.id for r in store.list_jobs()] == ["ftk-a"]
+    assert "ftk-b" in caplog.text
