@@ -140,11 +140,3 @@ def create_provider(name: str, **config: Any) -> Provider:
         return cls(**config)
     except TypeError as e:
         raise ConfigError(f"Provider {name!r} does not take these settings: {e}") from None
-
-
-def _reset_for_tests() -> None:
-    global _discovered
-    with _lock:
-        _targets.clear()
-        _classes.clear()
-        _discovered = False

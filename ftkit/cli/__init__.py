@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
-import sys
 
 import typer
 
@@ -74,7 +73,3 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
-
-
-def run() -> None:  # pragma: no cover - console script shim
-    sys.exit(main())
