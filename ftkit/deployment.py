@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from ftkit.errors import FtkitError, JobStateError, WaitTimeoutError
+from ftkit.errors import DeploymentFailedError, JobStateError, WaitTimeoutError
 from ftkit.types import Capability, utcnow
 
 if TYPE_CHECKING:
@@ -67,10 +67,6 @@ class DeploymentState(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-class DeploymentFailedError(FtkitError):
-    """The provider could not bring the deployment up; it has been deleted (or its deletion is recorded)."""
 
 
 class DeploymentStatus(BaseModel):

@@ -13,6 +13,7 @@ Every error ftkit raises derives from :class:`FtkitError`, and every message say
     ├── StoreError                          the job store file cannot be used as it is
     │   └── StoreVersionError               written by a newer ftkit than this one
     ├── DeploymentNotFoundError (LookupError)   no such deployment in the job store
+    ├── DeploymentFailedError               the provider could not bring a deployment up (it was deleted)
     ├── JobError                            the job is not in a state that allows the call
     │   ├── JobNotFoundError (LookupError)  no such job in the store or at the provider
     │   ├── JobStateError                   e.g. result() before success, cancel() after the end
@@ -39,6 +40,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigError",
     "DatasetError",
+    "DeploymentFailedError",
     "DeploymentNotFoundError",
     "FtkitError",
     "JobCancelledError",
@@ -198,6 +200,10 @@ class DeploymentNotFoundError(FtkitError, LookupError):
         super().__init__(
             f"No deployment {deployment_id!r} in {where}. Run `ftkit deployments list` to see the known deployments."
         )
+
+
+class DeploymentFailedError(FtkitError):
+    """The provider could not bring the deployment up; it has been deleted (or its deletion is recorded)."""
 
 
 # -- job lifecycle ----------------------------------------------------------------------------------
