@@ -327,12 +327,14 @@ def serving(
     settings: Mapping[str, Any] | None = None,
     on_progress: Callable[[Deployment], None] | None = None,
     deployments: list[Deployment] | None = None,
+    needed: bool = True,
 ) -> Iterator[TrainedModel]:
     """``model`` ready to answer: deployed for the duration of the block when its provider's hosting needs
     a deployment (and the model is a fine-tune), as it is otherwise. What it deploys is deleted on exit,
-    whatever happens; ``deployments`` (when given) collects them so a caller can report their cost."""
+    whatever happens; ``deployments`` (when given) collects them so a caller can report their cost.
+    ``needed=False`` (every answer already cached, say) deploys nothing."""
     provider = model.provider_instance()
-    if not provider.hosting.needs_deployment or model.is_base or model.serving_id:
+    if not needed or not provider.needs_deployment(model):
         yield model
         return
     deployment = Deployment.create(model, store=store, created_by=created_by, **dict(settings or {}))

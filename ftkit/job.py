@@ -28,7 +28,7 @@ from ftkit.errors import (
     WaitTimeoutError,
 )
 from ftkit.model import TrainedModel
-from ftkit.provider import JobContext, Provider
+from ftkit.provider import JobContext, Provider, require_capability
 from ftkit.registry import create_provider
 from ftkit.spec import Adapter, JobSpec, Method
 from ftkit.store import JobRecord, JobStore, new_job_id, process_owner, status_of
@@ -283,11 +283,10 @@ class FineTuneJob:
 
     def cancel(self) -> JobStatus:
         """Ask the provider to stop the job. Local jobs keep their last checkpoint."""
+        require_capability(self.provider, Capability.CANCEL, verb="cancel jobs")
         record = self._load_record()
         if record.state.is_terminal:
             raise JobStateError(f"Job {self.id} already ended ({record.state.value}); there is nothing to cancel.")
-        if Capability.CANCEL not in self.provider.capabilities:
-            raise JobStateError(f"{self.spec.provider} jobs cannot be cancelled through ftkit.")
         if record.submitted_at is None and record.remote_id is None and not record.provider_data:
             status = JobStatus(job_id=self.id, provider=self.spec.provider, state=JobState.CANCELLED, raw_status="cancelled")
             return self._save_status(status)
@@ -297,9 +296,8 @@ class FineTuneJob:
 
     def resume(self) -> JobStatus:
         """Continue a stopped local job from its last good checkpoint (refused if data or settings changed)."""
+        require_capability(self.provider, Capability.RESUME, verb="resume jobs", instead="start a new job")
         record = self._load_record()
-        if Capability.RESUME not in self.provider.capabilities:
-            raise JobStateError(f"{self.spec.provider} jobs cannot be resumed; start a new job instead.")
         if record.state == JobState.SUCCEEDED:
             raise JobStateError(f"Job {self.id} already succeeded; there is nothing to resume.")
         with self._provider_call():

@@ -105,7 +105,7 @@ class TrainedModel(BaseModel):
         [Generation(text='billing', ...)]
         """
         provider = self._checked(Capability.GENERATE, "generate text")
-        if provider.hosting.needs_deployment and not self.is_base and not self.serving_id:
+        if provider.needs_deployment(self):
             from ftkit.errors import JobStateError
 
             raise JobStateError(

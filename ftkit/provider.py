@@ -258,6 +258,13 @@ class Provider(ABC):
         return list(dict.fromkeys(candidates))
 
     @classmethod
+    def model_at(cls, path: Path) -> TrainedModel:
+        """The model in a folder on disk (a self-hosted provider reads adapters, merged models, ...)."""
+        from ftkit.model import TrainedModel
+
+        return TrainedModel(provider=cls.name, model_id=str(path), base_model=str(path))
+
+    @classmethod
     def reserved_tokens(cls, model: str | None) -> tuple[str, ...]:
         """Special-token strings this provider refuses (or mis-trains) inside content; the validator flags
         them. Default: none beyond those of the model's own tokenizer, which the validator finds itself."""
@@ -385,6 +392,12 @@ class Provider(ABC):
     def delete_deployment(self, ctx: DeploymentContext) -> DeploymentStatus:
         """Stop paying: scale to zero and remove everything ``create_deployment`` made. Idempotent."""
         raise UnsupportedCapabilityError(self.name, "deploy models")
+
+    def needs_deployment(self, model: TrainedModel) -> bool:
+        """Whether ``model`` answers only through a deployment here. Default: fine-tunes (not bases) of a
+        provider whose hosting is ``Hosting.DEPLOYMENT``; a provider that can tell a fine-tune by its name
+        (one referenced as ``"<provider>:<fine-tune id>"``) overrides this."""
+        return self.hosting.needs_deployment and not model.is_base and not model.serving_id
 
     def deployment_price(self, model: TrainedModel, settings: Mapping[str, Any]) -> float | None:
         """USD per hour a deployment of ``model`` with ``settings`` costs while it exists (None: unknown)."""

@@ -109,6 +109,17 @@ def get_provider(name: str) -> type[Provider]:
     return cls
 
 
+def hosting_of(name: str) -> Any:
+    """The declared :class:`~ftkit.provider.Hosting` of provider ``name`` (SERVERLESS when it cannot be
+    imported here: a report about a provider whose extra is missing still renders)."""
+    from ftkit.provider import Hosting
+
+    try:
+        return get_provider(name).hosting
+    except ConfigError:
+        return Hosting.SERVERLESS
+
+
 def providers_by_hosting() -> dict[str, list[str]]:
     """Installed provider names grouped by their declared hosting ("self-hosted", "serverless", "deployment").
 

@@ -22,13 +22,13 @@ def add_breakeven(rows: list[ComparisonRow], monthly_tokens: float | None, notes
     The output share of tokens is the one measured on the test set, so the blended managed price
     matches this workload rather than a generic 25% guess.
     """
-    local = next((r for r in rows if r.provider == "local" and r.model), None)
+    local = next((r for r in rows if r.hosting == "self-hosted" and r.model), None)
     if local is None:
         return
     from ftkit.estimation import breakeven
 
     for row in rows:
-        if row.provider == "local" or row.price is None or not row.model:
+        if row.hosting == "self-hosted" or row.price is None or not row.model:
             continue
         prompt, completion = row.prompt_tokens_per_example, row.completion_tokens_per_example
         share = completion / (prompt + completion) if prompt and completion is not None else 0.25

@@ -47,7 +47,7 @@ def model_identity(model: Any) -> dict[str, Any]:
             identity[attr] = str(getattr(model, attr))
     for key in ("model_id", "adapter_path", "merged_path"):
         path = identity.get(key)
-        if model.provider == "local" and path and Path(path).is_dir():
+        if path and Path(path).is_dir():  # weights on disk: a retrained folder must not reuse old answers
             identity[f"{key}_files"] = _files_fingerprint(Path(path))
     return identity
 

@@ -64,6 +64,7 @@ class ComparisonRow(BaseModel):
 
     name: str
     provider: str
+    hosting: str = Field(default="serverless", description="the provider's Hosting: self-hosted, serverless, deployment")
     model: str | None = None
     evaluated: bool
     metrics: dict[str, Interval] = Field(default_factory=dict)
@@ -71,6 +72,12 @@ class ComparisonRow(BaseModel):
     training_cost_usd: float | None = None
     training_cost_source: str | None = Field(default=None, description="'actual', 'estimate' or 'given'")
     price: ServingPrice | None = None
+    deployment_price_per_hour: float | None = Field(
+        default=None, description="USD per hour a deployment serving this model costs while it exists"
+    )
+    deployment_cost_usd: float | None = Field(
+        default=None, description="what the deployments created to evaluate it cost"
+    )
     prompt_tokens_per_example: float | None = None
     completion_tokens_per_example: float | None = None
     cost_per_1k_examples_usd: float | None = None
@@ -152,7 +159,10 @@ def _row_for(
     name = candidate.name or (model.label if model else f"{provider}:{base}")
     # a local adapter is served on its base: the base directory is what sizes self-hosting
     served = (model.base_model if model.adapter_path else model.model_id) if model else base
-    row = ComparisonRow(name=name, provider=provider, model=served, evaluated=bool(result))
+    from ftkit.registry import hosting_of
+
+    hosting = hosting_of(provider)
+    row = ComparisonRow(name=name, provider=provider, hosting=hosting.value, model=served, evaluated=bool(result))
     if candidate.note:
         row.notes.append(candidate.note)
     if candidate.training_cost_usd is not None:
@@ -164,15 +174,25 @@ def _row_for(
     elif model is not None and model.is_base:
         row.training_cost_usd, row.training_cost_source = 0.0, "no training"
     row.loss_curve = costs.loss_curve
-    row.price = serving_price(provider, model.model_id if model else base or "") if provider != "local" else None
-    if row.price is None and provider != "local" and base:
+    row.price = serving_price(provider, model.model_id if model else base or "")
+    if row.price is None and base:
         row.price = serving_price(provider, base)
     if result is not None:
         row.metrics = dict(result.metrics)
         row.prompt_tokens_per_example, row.completion_tokens_per_example = _tokens(result)
         row.latency_s_mean, row.latency_s_p50 = _latency(result)
-    if provider == "local":
+        row.deployment_cost_usd = result.deployment_cost_usd
+        prices = [d["price_per_hour"] for d in result.deployments if d.get("price_per_hour") is not None]
+        row.deployment_price_per_hour = prices[0] if prices else None
+    if hosting.needs_deployment and model is not None and row.deployment_price_per_hour is None:
+        provider_instance = model.provider_instance()
+        if provider_instance.needs_deployment(model):
+            row.deployment_price_per_hour = provider_instance.deployment_price(model, {})
+    if hosting.is_self_hosted:
         row.notes.append("self-hosted: serving cost depends on your hardware (see break-even)")
+    elif hosting.needs_deployment and row.deployment_price_per_hour is not None:
+        row.notes.append(f"served through a deployment billed ${row.deployment_price_per_hour:,.2f}/hour while it "
+                         "exists, idle or not")
     return row
 
 

@@ -39,8 +39,10 @@ class JobCosts(BaseModel):
 
 def serving_price(provider: str, model: str) -> ServingPrice | None:
     """Per-token inference price of a managed model (fine-tuned ids are priced as their base), if catalogued."""
-    if provider == "local":
-        return None
+    from ftkit.registry import hosting_of
+
+    if hosting_of(provider).is_self_hosted:
+        return None  # own hardware: serving costs GPU hours, priced by break-even instead
     try:
         from ftkit.estimation.catalog import load_catalog
 

@@ -100,7 +100,9 @@ def predict(
     done = len(prompts) - len(missing)
     if progress:
         progress(done, len(prompts), model.label)
-    per_call = settings.batch_size * 4 if model.provider == "local" else max(settings.concurrency * 8, 32)
+    # self-hosted models generate in local batches; managed ones in windows of concurrent requests
+    self_hosted = model.provider_instance().hosting.is_self_hosted
+    per_call = settings.batch_size * 4 if self_hosted else max(settings.concurrency * 8, 32)
     fresh: dict[str, Generation] = {}
     for start in range(0, len(missing), per_call):
         chunk = missing[start : start + per_call]
@@ -155,18 +157,24 @@ def _evaluate_one(
     confidence: float,
     seed: int,
 ) -> EvalResult:
+    from ftkit.deployment import serving
+
     started = time.perf_counter()
-    generations, from_cache = predict(model, test_set.prompts, settings, cache=cache, progress=progress)
-    predictions = [g.text.strip() for g in generations]
-    data = ScoringInput(
-        predictions=predictions, references=test_set.references, prompts=test_set.prompts,
-        examples=test_set.examples, generations=generations, model=model,
-        predict=lambda m, prompts, s: predict(m, prompts, s, cache=cache)[0],
-    )
+    deployments: list[Any] = []
     notes: list[str] = []
-    intervals, details, statistics, per_example = _score(
-        metrics, data, resamples=resamples, confidence=confidence, seed=seed, notes=notes
-    )
+    # A fine-tune that answers only through a paid deployment is deployed for this block and deleted after
+    # it, on success, error or Ctrl-C; with every answer cached, nothing is deployed at all.
+    with serving(model, deployments=deployments, needed=not _all_cached(model, test_set, settings, cache)) as served:
+        generations, from_cache = predict(served, test_set.prompts, settings, cache=cache, progress=progress)
+        predictions = [g.text.strip() for g in generations]
+        data = ScoringInput(
+            predictions=predictions, references=test_set.references, prompts=test_set.prompts,
+            examples=test_set.examples, generations=generations, model=served,
+            predict=lambda m, prompts, s: predict(m, prompts, s, cache=cache)[0],
+        )
+        intervals, details, statistics, per_example = _score(
+            metrics, data, resamples=resamples, confidence=confidence, seed=seed, notes=notes
+        )
     examples = [
         ExampleResult(
             index=i, prompt=test_set.prompts[i], reference=test_set.references[i], prediction=predictions[i],
@@ -179,9 +187,26 @@ def _evaluate_one(
         model=model.label, model_ref=model.model_dump(mode="json"), test=test_set.source, settings=settings,
         metrics=intervals, details=details, examples=examples, generated=from_cache.count(False),
         cached=from_cache.count(True), duration_s=time.perf_counter() - started, notes=notes,
+        deployments=[{"id": d.id, "hours": d.hours, "price_per_hour": d.price_per_hour, "cost_usd": d.cost_usd}
+                     for d in deployments],
+        deployment_cost_usd=(sum(d.cost_usd for d in deployments)
+                             if deployments and all(d.cost_usd is not None for d in deployments) else None),
     )
+    for d in deployments:
+        price = f"${d.price_per_hour:,.2f}/h" if d.price_per_hour is not None else "an unknown hourly price"
+        result.notes.append(f"served through deployment {d.id} for {d.hours * 60:.1f} min at {price}; deleted")
     result._statistics = statistics
     return result
+
+
+def _all_cached(model: TrainedModel, test_set: TestSet, settings: GenerationSettings,
+                cache: PredictionCache | None) -> bool:
+    """Whether every answer of ``model`` on ``test_set`` is in the cache (so no deployment is needed)."""
+    if cache is None:
+        return False
+    identity = model_identity(model)
+    keys = {prediction_key(identity, p, settings) for p in test_set.prompts}
+    return len(cache.get_many(keys)) == len(keys)
 
 
 def compare_pair(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ftkit.errors import ConfigError, JobNotFoundError
@@ -10,19 +9,12 @@ from ftkit.model import TrainedModel
 
 __all__ = ["resolve_model"]
 
-_MANAGED_PREFIXES = ("openai:", "together:", "local:")
 
+def _directory(path: Path) -> TrainedModel:
+    """The model in a folder, as the self-hosted provider reads it (a model, or an adapter naming its base)."""
+    from ftkit.registry import get_provider, self_hosted_provider
 
-def _local_directory(path: Path) -> TrainedModel:
-    adapter_config = path / "adapter_config.json"
-    if adapter_config.is_file():
-        base = json.loads(adapter_config.read_text(encoding="utf-8")).get("base_model_name_or_path")
-        if not base:
-            raise ConfigError(f"{adapter_config} does not name its base model (base_model_name_or_path).")
-        return TrainedModel(provider="local", model_id=str(base), base_model=str(base), adapter_path=str(path))
-    if not (path / "config.json").is_file():
-        raise ConfigError(f"{path} holds neither a model (config.json) nor a LoRA adapter (adapter_config.json).")
-    return TrainedModel(provider="local", model_id=str(path), base_model=str(path))
+    return get_provider(self_hosted_provider()).model_at(path)
 
 
 def resolve_model(model: TrainedModel | str | Path) -> TrainedModel:
@@ -36,17 +28,24 @@ def resolve_model(model: TrainedModel | str | Path) -> TrainedModel:
     text = str(model)
     path = Path(text).expanduser()
     if path.is_dir():
-        return _local_directory(path)
-    if text.startswith("local:"):
-        return _local_directory(Path(text.removeprefix("local:")).expanduser())
-    if text.startswith(_MANAGED_PREFIXES) or ":" in text:
-        return TrainedModel.from_ref(text)
+        return _directory(path)
+    provider, sep, rest = text.partition(":")
+    if sep and provider:
+        from ftkit.registry import available_providers
+
+        if provider.lower() in available_providers():
+            target = Path(rest).expanduser()
+            if target.is_dir():
+                from ftkit.registry import get_provider
+
+                return get_provider(provider).model_at(target)
+            return TrainedModel.from_ref(text)
     from ftkit.job import FineTuneJob
 
     try:
         return FineTuneJob.attach(text).result()
     except JobNotFoundError:
         raise ConfigError(
-            f"{text!r} is not a directory, a provider reference (openai:<model>, together:<model>) "
+            f"{text!r} is not a directory, a provider reference (<provider>:<model>, see `ftkit providers`) "
             "or a job id in the job store (see `ftkit jobs list`)."
         ) from None

@@ -60,13 +60,15 @@ def fmt_seconds(value: float | None) -> str:
 
 def training_cell(row: ComparisonRow) -> str:
     if row.training_cost_usd is None:
-        return "local (own hardware)" if row.provider == "local" else DASH
+        return "own hardware" if row.hosting == "self-hosted" else DASH
     return f"{fmt_usd(row.training_cost_usd)} ({row.training_cost_source})"
 
 
 def price_cell(row: ComparisonRow) -> str:
+    if row.deployment_price_per_hour is not None and row.price is None:
+        return f"{fmt_usd(row.deployment_price_per_hour)}/h deployment"
     if row.price is None:
-        return "self-hosted" if row.provider == "local" else DASH
+        return "self-hosted" if row.hosting == "self-hosted" else DASH
     return f"{fmt_usd(row.price.input_per_1m)} / {fmt_usd(row.price.output_per_1m)}"
 
 

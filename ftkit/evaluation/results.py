@@ -65,6 +65,12 @@ class EvalResult(BaseModel):
     generated: int = Field(default=0, description="predictions made in this run (the rest came from the cache)")
     cached: int = 0
     duration_s: float = 0.0
+    deployments: list[dict[str, Any]] = Field(
+        default_factory=list, description="deployments created to serve the model for this run (id, hours, cost)"
+    )
+    deployment_cost_usd: float | None = Field(
+        default=None, description="what those deployments cost while they existed (None: none, or price unknown)"
+    )
     comparison: BaseComparison | None = None
     regression: BaseComparison | EvalResult | None = Field(
         default=None, description="the general-instruction set: what the fine-tune forgot"

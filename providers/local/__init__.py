@@ -63,6 +63,21 @@ class LocalProvider(Provider):
         self._loaded: dict[tuple[str, str | None], Any] = {}  # models kept for generate() / loss()
 
     @classmethod
+    def model_at(cls, path: Path) -> TrainedModel:
+        """A model folder, or a LoRA adapter folder whose ``adapter_config.json`` names its base."""
+        from ftkit.model import TrainedModel
+
+        adapter_config = path / "adapter_config.json"
+        if adapter_config.is_file():
+            base = json.loads(adapter_config.read_text(encoding="utf-8")).get("base_model_name_or_path")
+            if not base:
+                raise ConfigError(f"{adapter_config} does not name its base model (base_model_name_or_path).")
+            return TrainedModel(provider=cls.name, model_id=str(base), base_model=str(base), adapter_path=str(path))
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"{path} holds neither a model (config.json) nor a LoRA adapter (adapter_config.json).")
+        return TrainedModel(provider=cls.name, model_id=str(path), base_model=str(path))
+
+    @classmethod
     def check_spec(cls, spec: JobSpec) -> list[str]:
         problems = super().check_spec(spec)
         try:
