@@ -65,7 +65,7 @@ def local_benchmark(n: int, max_new_tokens: int) -> None:
 
 def serve(latency: float) -> None:
     """Run the emulator with a fixed latency until stdin closes (the parent's process ends)."""
-    from ftkit.testing import openai_server
+    from ftkit.providers.openai.testing import openai_server
 
     with openai_server() as server:
         server.faults.add("POST", "/v1/chat/completions", delay=latency, times=None)

@@ -16,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import os
 
+from ftkit.providers.openai.testing import openai_server
+
 from ftkit import FineTuneJob
 from ftkit.model import TrainedModel
-from ftkit.testing import colour_examples, openai_server
+from ftkit.testing import colour_examples
 
 MODEL = "gpt-4o-mini-2024-07-18"
 

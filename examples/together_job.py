@@ -17,9 +17,11 @@ import os
 import tempfile
 from pathlib import Path
 
+from ftkit.providers.together.testing import together_server
+
 from ftkit import FineTuneJob
 from ftkit.model import TrainedModel
-from ftkit.testing import colour_examples, together_server
+from ftkit.testing import colour_examples
 
 MODEL = "Qwen/Qwen3-8B"
 

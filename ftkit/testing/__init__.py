@@ -2,7 +2,8 @@
 
 * :class:`ProviderConformance` / :class:`ProviderHarness`: the suite every provider must pass.
 * :func:`tiny_model`: a tiny causal LM with an offline-trained tokenizer and chat template.
-* :func:`openai_server` / :func:`together_server`: wire-compatible emulators on 127.0.0.1.
+* Each provider ships its own emulator next to it (e.g. ``ftkit.providers.<name>.testing``), built on the
+  provider-neutral HTTP plumbing in ``ftkit.testing._http``.
 * :func:`colour_examples` / :func:`preference_examples`: small deterministic datasets.
 
 Everything loads lazily: importing this package imports neither pytest nor torch.
@@ -17,8 +18,6 @@ _EXPORTS = {
     "ProviderConformance": "ftkit.testing.conformance",
     "ProviderHarness": "ftkit.testing.conformance",
     "tiny_model": "ftkit.testing.tiny",
-    "openai_server": "ftkit.testing.openai_emulator",
-    "together_server": "ftkit.testing.together_emulator",
     "colour_examples": "ftkit.testing.samples",
     "preference_examples": "ftkit.testing.samples",
 }

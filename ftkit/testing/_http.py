@@ -1,6 +1,6 @@
 """A small, real HTTP server on 127.0.0.1 for provider emulators: routes, request log, faults, fast clock.
 
-Provider emulators (``ftkit.testing.openai_emulator``, ``ftkit.testing.together_emulator``) subclass
+Provider emulators (each in its provider's package, ``ftkit.providers.<name>.testing``) subclass
 :class:`EmulatorServer`, register their endpoints with :meth:`EmulatorServer.route` and shape their
 error bodies with :meth:`EmulatorServer.error_body`. Everything else is here and provider-neutral:
 

@@ -7,13 +7,13 @@ import json
 import time
 
 import pytest
+from ftkit.providers.openai.testing import openai_server
 
 import ftkit
 from ftkit.cli import main
 from ftkit.demo import data_path
 from ftkit.evaluation import Candidate, ComparisonReport, Judge, evaluate
 from ftkit.model import TrainedModel
-from ftkit.testing import openai_server
 
 MODEL = "gpt-4o-mini-2024-07-18"
 CHAT = ("POST", "/v1/chat/completions")

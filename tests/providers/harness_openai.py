@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ftkit.providers.openai.testing._jobs import Timing
+from ftkit.providers.openai.testing.emulator import OpenAIEmulator
+
 from ftkit._retry import RetryPolicy
 from ftkit.testing import ProviderHarness
-from ftkit.testing._openai_jobs import Timing
-from ftkit.testing.openai_emulator import OpenAIEmulator
 
 OPENAI_KEY = "sk-ftkit-conformance-0123456789abcdef"
 #: retries that wait milliseconds, so fault tests stay quick

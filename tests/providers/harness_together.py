@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ftkit.providers.together.testing.emulator import TogetherServer
+
 from ftkit._retry import RetryPolicy
 from ftkit.testing import ProviderHarness
-from ftkit.testing.together_emulator import TogetherServer
 
 TOGETHER_KEY = "tg-ftkit-conformance-0123456789abcdef"
 #: retries that wait milliseconds, so fault tests stay quick

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ftkit.providers.openai.testing import openai_server
+from ftkit.providers.together.testing import together_server
 
 from ftkit import FineTuneJob, JobState
-from ftkit.testing import colour_examples, openai_server, together_server
+from ftkit.testing import colour_examples
 from ftkit.testing.tiny import tiny_model
 from tests.providers.harness_openai import FAST_TIMING
 

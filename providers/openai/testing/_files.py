@@ -7,9 +7,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from ftkit.providers.openai.testing._schema import invalid
+from ftkit.providers.openai.testing._wire import page
+
 from ftkit.testing._http import HTTPError, Request, Response
-from ftkit.testing._openai_schema import invalid
-from ftkit.testing._openai_wire import page
 
 __all__ = ["FILE_PURPOSES", "FilesEndpoints", "StoredFile"]
 
@@ -23,7 +24,7 @@ class StoredFile:
 
 
 class FilesEndpoints:
-    """``/v1/files`` for :class:`ftkit.testing.openai_emulator.OpenAIEmulator` (which provides the state)."""
+    """``/v1/files`` for :class:`ftkit.providers.openai.testing.emulator.OpenAIEmulator` (which provides the state)."""
 
     files: dict[str, StoredFile]
     clock: Any

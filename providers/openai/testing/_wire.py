@@ -7,9 +7,10 @@ import secrets
 import time
 from typing import Any
 
+from ftkit.providers.openai.testing._jobs import AnswerBook, count_tokens
+from ftkit.providers.openai.testing._schema import invalid
+
 from ftkit.testing._http import Request
-from ftkit.testing._openai_jobs import AnswerBook, count_tokens
-from ftkit.testing._openai_schema import invalid
 
 __all__ = ["chat_completion", "page", "redact"]
 

@@ -8,7 +8,7 @@ per step, write a result CSV and report ``trained_tokens``. It is strict: an unk
 request field gets the 400 the real service sends. Use it in your own tests::
 
     from openai import OpenAI
-    from ftkit.testing import openai_server
+    from ftkit.providers.openai.testing import openai_server
 
     with openai_server() as server:
         client = OpenAI(api_key=server.api_key, base_url=server.base_url)
@@ -17,7 +17,7 @@ request field gets the 400 the real service sends. Use it in your own tests::
         server.faults.add("GET", "/v1/fine_tuning/jobs/{id}", status=429, retry_after=0.05)
         server.fail_next_job("The job failed due to an internal error.")
 
-See :mod:`ftkit.testing._openai_jobs` for how emulated models answer chat completions.
+See :mod:`ftkit.providers.openai.testing._jobs` for how emulated models answer chat completions.
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftkit.testing._http import EmulatorServer, HTTPError, Request
-from ftkit.testing._openai_files import FilesEndpoints, StoredFile
-from ftkit.testing._openai_jobs import (
+from ftkit.providers.openai.testing._files import FilesEndpoints, StoredFile
+from ftkit.providers.openai.testing._jobs import (
     BASE_ANSWER,
     AnswerBook,
     Plan,
@@ -41,8 +40,10 @@ from ftkit.testing._openai_jobs import (
     metrics_csv,
     plan_job,
 )
-from ftkit.testing._openai_schema import check_chat_request, check_job_request, invalid
-from ftkit.testing._openai_wire import chat_completion, page, redact
+from ftkit.providers.openai.testing._schema import check_chat_request, check_job_request, invalid
+from ftkit.providers.openai.testing._wire import chat_completion, page, redact
+
+from ftkit.testing._http import EmulatorServer, HTTPError, Request
 
 __all__ = ["BASE_ANSWER", "OpenAIEmulator", "openai_server"]
 
@@ -355,7 +356,7 @@ def openai_server(**options: Any) -> Iterator[OpenAIEmulator]:
 
     Options: ``api_key`` (the one key it accepts), ``organization`` (appears in ``ft:`` model ids),
     ``time_scale`` (emulated seconds per wall second, default 100), ``timing``
-    (:class:`ftkit.testing._openai_jobs.Timing`: seconds spent validating, queued, per step).
+    (:class:`ftkit.providers.openai.testing._jobs.Timing`: seconds spent validating, queued, per step).
     """
     server = OpenAIEmulator(**options)
     server.start()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ftkit.testing._together_data import _TOKEN, count_tokens, normalise_prompt
+from ftkit.providers.together.testing._data import _TOKEN, count_tokens, normalise_prompt
 
 __all__ = ["chat_completion"]
 

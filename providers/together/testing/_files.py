@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ftkit.testing._together_data import DatasetSummary, InvalidFormat, check_dataset
+from ftkit.providers.together.testing._data import DatasetSummary, InvalidFormat, check_dataset
 
 __all__ = ["EmulatedFile"]
 

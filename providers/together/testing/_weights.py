@@ -12,7 +12,7 @@ import tarfile
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ftkit.testing._together_jobs import EmulatedJob
+    from ftkit.providers.together.testing._jobs import EmulatedJob
 
 __all__ = ["tar_zst", "weights_files"]
 

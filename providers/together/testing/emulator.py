@@ -7,7 +7,7 @@ estimate, create, list, retrieve, cancel, events, checkpoints, weights download 
 chat completions. Jobs run pending -> queued -> running -> compressing -> uploading -> completed on a
 fast clock and report ``token_count`` and ``total_price`` (nano-dollars).
 
->>> from ftkit.testing import together_server
+>>> from ftkit.providers.together.testing import together_server
 >>> with together_server() as server:                                              # doctest: +SKIP
 ...     job = FineTuneJob(provider="together", model="Qwen/Qwen3-8B", train=rows,
 ...                       api_key=server.api_key, base_url=server.base_url)
@@ -33,13 +33,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ftkit.testing._http import EmulatorServer, HTTPError, Request, Response
-from ftkit.testing._together_chat import chat_completion
-from ftkit.testing._together_data import answer_memory
-from ftkit.testing._together_files import EmulatedFile
-from ftkit.testing._together_jobs import EmulatedJob, JobFailure
-from ftkit.testing._together_weights import tar_zst, weights_files
-from ftkit.testing._together_wire import (
+from ftkit.providers.together.testing._chat import chat_completion
+from ftkit.providers.together.testing._data import answer_memory
+from ftkit.providers.together.testing._files import EmulatedFile
+from ftkit.providers.together.testing._jobs import EmulatedJob, JobFailure
+from ftkit.providers.together.testing._weights import tar_zst, weights_files
+from ftkit.providers.together.testing._wire import (
     CATALOG,
     ModelSpec,
     bad_request,
@@ -50,6 +49,8 @@ from ftkit.testing._together_wire import (
     limits_body,
     price_per_m,
 )
+
+from ftkit.testing._http import EmulatorServer, HTTPError, Request, Response
 
 __all__ = ["ModelSpec", "TogetherServer", "together_server"]
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from ftkit.providers.openai.testing.emulator import OpenAIEmulator
 
 from ftkit.job import FineTuneJob
-from ftkit.testing.openai_emulator import OpenAIEmulator
 from ftkit.testing.samples import colour_examples, preference_examples
 from tests.providers.harness_openai import FAST_RETRIES, FAST_TIMING, OPENAI_KEY
 

@@ -12,9 +12,9 @@ import sys
 import textwrap
 
 import pytest
+from ftkit.providers.openai.testing.emulator import OpenAIEmulator
 
 from ftkit.job import FineTuneJob
-from ftkit.testing.openai_emulator import OpenAIEmulator
 from ftkit.types import JobState
 from tests.providers.harness_openai import FAST_RETRIES, OPENAI_KEY
 from tests.providers.openai.conftest import MODEL

@@ -11,8 +11,8 @@ import json
 import httpx2
 import openai
 import pytest
+from ftkit.providers.openai.testing.emulator import BASE_ANSWER, OpenAIEmulator
 
-from ftkit.testing.openai_emulator import BASE_ANSWER, OpenAIEmulator
 from ftkit.testing.samples import colour_examples
 from tests.providers.openai.conftest import MODEL, openai_preference_rows
 

@@ -9,9 +9,9 @@ but the client never heard, which is exactly where a blind retry would upload or
 from __future__ import annotations
 
 import pytest
+from ftkit.providers.openai.testing.emulator import OpenAIEmulator
 
 from ftkit.errors import ProviderConnectionError, ProviderError, RateLimitError
-from ftkit.testing.openai_emulator import OpenAIEmulator
 from ftkit.types import JobState
 
 #: (method, path) of every call a job makes, in the order it makes them

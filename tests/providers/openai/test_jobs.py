@@ -6,11 +6,11 @@ import time
 
 import pytest
 from ftkit.providers.openai import _submit
+from ftkit.providers.openai.testing.emulator import BASE_ANSWER, OpenAIEmulator
 
 from ftkit.errors import ConfigError, JobFailedError, UnsupportedSettingError
 from ftkit.job import FineTuneJob
 from ftkit.model import TrainedModel
-from ftkit.testing.openai_emulator import BASE_ANSWER, OpenAIEmulator
 from ftkit.testing.samples import colour_examples
 from ftkit.types import JobState
 from tests.providers.harness_openai import OPENAI_KEY

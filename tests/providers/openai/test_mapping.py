@@ -10,10 +10,10 @@ from ftkit.providers.openai import OpenAIProvider
 from ftkit.providers.openai._options import OpenAIOptions
 from ftkit.providers.openai._request import job_request
 from ftkit.providers.openai._status import STATES, job_status, map_state, parse_metrics_csv, to_event
+from ftkit.providers.openai.testing._schema import check_job_request
 
 from ftkit.errors import MissingCredentialsError, UnsupportedSettingError
 from ftkit.spec import JobSpec
-from ftkit.testing._openai_schema import check_job_request
 from ftkit.types import JobState
 
 MODEL = "gpt-4o-mini-2024-07-18"

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from ftkit.providers.together.testing.emulator import TogetherServer
 
 from ftkit.job import FineTuneJob
 from ftkit.testing.samples import colour_examples
-from ftkit.testing.together_emulator import TogetherServer
 from tests.providers.harness_together import MODEL, connection, fast_server
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from ftkit.providers.together.testing.emulator import TogetherServer
 
 from ftkit.testing.samples import colour_examples, preference_examples
-from ftkit.testing.together_emulator import TogetherServer
 from tests.providers.harness_together import fast_server
 
 together = pytest.importorskip("together")

@@ -15,9 +15,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from ftkit.providers.together.testing.emulator import TogetherServer
 
 from ftkit.job import FineTuneJob
-from ftkit.testing.together_emulator import TogetherServer
 from ftkit.types import JobState
 from tests.providers.together.conftest import job_kwargs
 

@@ -6,11 +6,11 @@ import pytest
 from ftkit.providers.together import TogetherOptions, TogetherProvider
 from ftkit.providers.together._client import normalise_base_url
 from ftkit.providers.together._request import MAX_USER_SUFFIX, create_kwargs, job_tag, remote_suffix
+from ftkit.providers.together.testing.emulator import TogetherServer
 
 from ftkit.errors import ConfigError, MissingCredentialsError, UnsupportedSettingError
 from ftkit.job import FineTuneJob
 from ftkit.spec import JobSpec
-from ftkit.testing.together_emulator import TogetherServer
 from tests.providers.harness_together import MODEL
 from tests.providers.together.conftest import job_kwargs
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from ftkit.providers.together.testing.emulator import TogetherServer
 
 from ftkit.data import convert
 from ftkit.errors import (
@@ -18,7 +19,6 @@ from ftkit.errors import (
 from ftkit.job import FineTuneJob
 from ftkit.model import TrainedModel
 from ftkit.testing.samples import colour_examples, preference_examples
-from ftkit.testing.together_emulator import TogetherServer
 from ftkit.types import JobState
 from tests.providers.harness_together import FAST_RETRIES
 from tests.providers.together.conftest import job_kwargs
