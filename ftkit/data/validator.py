@@ -1,8 +1,10 @@
 """``validate``: every problem a provider would reject, and the quality problems none checks, in one pass.
 
->>> report = validate("train.jsonl", provider="openai", model="gpt-4o-mini")  # doctest: +SKIP
+>>> from ftkit.testing import colour_examples          # 12 chat examples, as a list of dicts
+>>> report = validate(colour_examples(12))
 >>> report.ok, report.stats.examples
-(True, 1200)
+(True, 12)
+>>> report = validate("train.jsonl", provider="openai", model="gpt-4o-mini")  # doctest: +SKIP
 >>> for issue in report.issues:                                               # doctest: +SKIP
 ...     print(issue.format())
 

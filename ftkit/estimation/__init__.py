@@ -2,7 +2,7 @@
 
 >>> from ftkit.estimation import plan
 >>> rows = [{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}] * 50
->>> [round(e.cost_usd, 4) for e in plan(rows, model="gpt-4o-mini")]
+>>> [round(e.cost_usd, 4) for e in plan(rows, targets=[("openai", "gpt-4o-mini-2024-07-18")])]
 [0.0058]
 
 The functions are imported on first use, so ``import ftkit`` stays light.

@@ -4,7 +4,7 @@
 >>> job = FineTuneJob(provider="openai", model="gpt-4o-mini-2024-07-18", train="train.jsonl",
 ...                   epochs=3, options={"learning_rate_multiplier": 0.5})   # doctest: +SKIP
 >>> job.start()                                                              # doctest: +SKIP
->>> model = job.wait()             # model.model_id == "ft:gpt-4o-mini-2024-07-18:org::abc123"
+>>> model = job.wait()  # model.model_id == "ft:gpt-4o-mini-2024-07-18:org::abc123"     # doctest: +SKIP
 >>> model.generate(["Route: my card was charged twice"])                     # doctest: +SKIP
 
 OpenAI is closing self-serve fine-tuning: no new jobs from 2027-01-06 (see docs/providers/openai.md).

@@ -4,7 +4,7 @@
 >>> job = FineTuneJob(provider="together", model="Qwen/Qwen3-8B", train="train.jsonl",
 ...                   epochs=2, lora_r=16, options={"n_checkpoints": 2})          # doctest: +SKIP
 >>> model = job.wait()                                  # after job.start()       # doctest: +SKIP
->>> provider = job.provider
+>>> provider = job.provider                                                        # doctest: +SKIP
 >>> provider.download(model, kind="adapter", dest="weights/")                     # doctest: +SKIP
 """
 
