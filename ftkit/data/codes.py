@@ -94,4 +94,7 @@ CODES: dict[str, Code] = {
     "near_leakage": Code(W, "A near-copy of this example is in another split; re-split with `ftkit split`."),
     "truncated": Code(W, "Raise max_seq_length or shorten the example; the cut tokens are not trained on."),
     "special_token_in_content": Code(W, "Special tokens in plain text confuse training; remove or escape them."),
+    "assistant_not_located": Code(E, "Assistant-only loss cannot find this answer in the chat template's output; "
+                                     "fix the example, pass a chat template that renders it, or train on every "
+                                     "token (the provider's loss option)."),
 }

@@ -12,7 +12,7 @@ from ftkit.types import Generation, GenerationSettings
 if TYPE_CHECKING:
     from ftkit.model import TrainedModel
 
-__all__ = ["ExampleLoss", "LoadedModel", "example_losses", "generate", "load_for_inference"]
+__all__ = ["ExampleLoss", "LoadedModel", "example_losses", "generate", "load_for_inference", "stop_token_ids"]
 
 
 class ExampleLoss(NamedTuple):
@@ -31,6 +31,31 @@ class LoadedModel:
     model: Any
     tokenizer: Any
     device: str
+    #: generation ends at any of these: eos and the chat template's end-of-turn token(s)
+    stop_ids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.stop_ids:
+            self.stop_ids = stop_token_ids(self.tokenizer, getattr(self.model, "generation_config", None))
+
+
+def stop_token_ids(tokenizer: Any, generation_config: Any = None) -> tuple[int, ...]:
+    """eos, the generation config's eos ids and the template's end-of-turn token (``<|im_end|>``,
+    ``<|eot_id|>``, ``<end_of_turn>``...), found by rendering a probe turn: where an answer ends."""
+    from ._assistant_spans import framing_of
+
+    ids: list[int] = []
+    configured = getattr(generation_config, "eos_token_id", None)
+    for value in (tokenizer.eos_token_id, *(configured if isinstance(configured, list) else [configured])):
+        if isinstance(value, int):
+            ids.append(value)
+    if tokenizer.chat_template:
+        end = framing_of(tokenizer).end_of_turn
+        if end and end.strip():
+            encoded = tokenizer.encode(end.strip(), add_special_tokens=False)
+            if len(encoded) == 1:  # a single token (not text like a newline that also appears inside answers)
+                ids.append(encoded[0])
+    return tuple(dict.fromkeys(ids))
 
 
 def _device() -> str:
@@ -84,25 +109,25 @@ def generate(loaded: LoadedModel, prompts: list[list[dict[str, Any]]], settings:
             ids = loaded.model.generate(
                 **enc, max_new_tokens=settings.max_new_tokens, do_sample=sample,
                 temperature=settings.temperature if sample else None, top_p=settings.top_p if sample else None,
-                top_k=None, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+                top_k=None, pad_token_id=tok.pad_token_id, eos_token_id=list(loaded.stop_ids) or tok.eos_token_id,
             )
         latency = time.perf_counter() - began  # every answer of a batch waits for the whole batch
         new = ids[:, enc["input_ids"].shape[1]:]
         prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
         for row, prompt_tokens in zip(new.tolist(), prompt_lengths, strict=True):
-            completion = _until_eos(row, tok.eos_token_id, tok.pad_token_id)
+            completion = _until_eos(row, loaded.stop_ids, tok.pad_token_id)
             text = _cut_at_stop(tok.decode(completion, skip_special_tokens=True), settings.stop)
             out.append(Generation(text=text, prompt_tokens=int(prompt_tokens), completion_tokens=len(completion),
                                   latency_s=latency))
     return out
 
 
-def _until_eos(row: list[int], eos: int | None, pad: int | None) -> list[int]:
-    """Generated ids up to and including the first eos (the rest is padding of shorter answers)."""
+def _until_eos(row: list[int], stops: tuple[int, ...], pad: int | None) -> list[int]:
+    """Generated ids up to and including the first stop token (the rest is padding of shorter answers)."""
     for i, token in enumerate(row):
-        if token == eos:
+        if token in stops:
             return row[:i + 1]
-    return [t for t in row if t != pad] if pad != eos else row
+    return [t for t in row if t != pad] if pad not in stops else row
 
 
 def _cut_at_stop(text: str, stop: list[str] | None) -> str:
@@ -120,14 +145,15 @@ def example_losses(loaded: LoadedModel, examples: list[dict[str, Any]]) -> list[
 
     from ftkit.data.formats import to_chat
 
+    from ._assistant_spans import framing_of, has_generation_markers, tokenize_conversation
+
     tok = loaded.tokenizer
-    template = _training_template(tok)
+    framing = None if has_generation_markers(tok.chat_template) else framing_of(tok)
     results = []
     for example in examples:
         chat = to_chat(example)
         messages = chat["messages"] if "messages" in chat else chat["prompt"] + chat["chosen"]
-        enc = tok.apply_chat_template(messages, chat_template=template, return_dict=True,
-                                      return_assistant_tokens_mask=True)
+        enc = tokenize_conversation(tok, messages, chat.get("tools"), framing=framing)  # the tokens training used
         ids = torch.tensor([enc["input_ids"]], device=loaded.device)
         labels = ids.clone()
         labels[0, torch.tensor(enc["assistant_masks"], device=loaded.device) == 0] = -100
@@ -138,10 +164,3 @@ def example_losses(loaded: LoadedModel, examples: list[dict[str, Any]]) -> list[
                             reduction="sum")
         results.append(ExampleLoss(float(nll), int((shifted != -100).sum())))
     return results
-
-
-def _training_template(tokenizer: Any) -> str | None:
-    """The tokenizer's template when it marks assistant turns, else TRL's patched one for its family."""
-    from trl.chat_template_utils import get_training_chat_template
-
-    return get_training_chat_template(tokenizer) or tokenizer.chat_template

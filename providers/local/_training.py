@@ -13,10 +13,11 @@ from typing import Any
 from ftkit.errors import ConfigError
 from ftkit.spec import Adapter, JobSpec, Method
 
+from ._checkpoints import with_atomic_checkpoints
 from ._options import LocalOptions
 from ._settings import ResolvedSettings
 
-__all__ = ["build_trainer", "check_chat_template", "load_tokenizer"]
+__all__ = ["build_trainer", "check_chat_template", "device_map_for", "load_tokenizer", "quantization_config"]
 
 _DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
 
@@ -42,42 +43,54 @@ def check_chat_template(tokenizer: Any, model: str, *, assistant_only: bool) -> 
             f"The tokenizer of {model} has no chat template, so chat data cannot be rendered. Pass one with "
             "options={'chat_template': '<jinja text or path>'}, or train on {'text': ...} examples."
         )
-    if not assistant_only:
-        return
-    from trl.chat_template_utils import get_training_chat_template
+    # Assistant-only loss needs no {% generation %} markers: ftkit finds the answers by incremental rendering.
 
-    try:
-        get_training_chat_template(tokenizer)  # None: fine as is; a str: TRL swaps in a known family's version
-    except ValueError:
-        raise ConfigError(
-            f"The chat template of {model} has no {{% generation %}} markers, and it is not one of the model "
-            "families ftkit/TRL can patch (Qwen2.5/3, Llama 3, Gemma, Phi-3, DeepSeek, ...), so assistant-only "
-            "loss cannot find the assistant tokens. Either pass options={'chat_template': ...} with "
-            "{% generation %}...{% endgeneration %} around each assistant message (end-of-turn token inside), "
-            "or set options={'loss_on': 'all'} to train on every token."
-        ) from None
+
+def quantization_config(settings: ResolvedSettings) -> Any:
+    """QLoRA's 4-bit config: NF4, double quantisation, compute in the run's 16-bit dtype, and the packed
+    4-bit weights stored in that same dtype so FSDP / ZeRO-3 can shard them like every other parameter."""
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    # 4-bit weights need a 16-bit compute type; bf16 also runs on CPU (bitsandbytes' CPU backend)
+    compute = torch.float16 if settings.dtype == "float16" else torch.bfloat16
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute,
+        bnb_4bit_quant_storage=compute,
+    )
+
+
+def device_map_for(settings: ResolvedSettings) -> dict[str, int] | None:
+    """Where a 4-bit model loads: this rank's own GPU under DDP (bitsandbytes would otherwise put every rank
+    on GPU 0); None under FSDP / ZeRO-3 (they place the shards) and off CUDA."""
+    import os
+
+    if settings.device != "cuda" or settings.distributed in ("fsdp", "zero3"):
+        return None
+    return {"": int(os.environ.get("LOCAL_RANK", "0"))}
 
 
 def _load_model(spec: JobSpec, settings: ResolvedSettings) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
-    dtype = getattr(torch, _DTYPES[settings.dtype])
+    kwargs: dict[str, Any] = {"attn_implementation": settings.attn_implementation}
     if spec.adapter != Adapter.QLORA:
-        return AutoModelForCausalLM.from_pretrained(spec.model, dtype=dtype)
+        # full fine-tuning: fp32 master weights under bf16/fp16 autocast; LoRA: the frozen base in 16 bits
+        dtype = getattr(torch, _DTYPES[settings.weights_dtype])
+        return AutoModelForCausalLM.from_pretrained(spec.model, dtype=dtype, **kwargs)
     from peft import prepare_model_for_kbit_training
-    from transformers import BitsAndBytesConfig
 
-    # 4-bit weights need a 16-bit compute type; bf16 also runs on CPU (bitsandbytes' CPU backend)
-    compute = torch.float16 if settings.dtype == "float16" else torch.bfloat16
-    quantization = BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=compute,
-    )
-    model = AutoModelForCausalLM.from_pretrained(spec.model, quantization_config=quantization, dtype=compute)
-    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=settings.gradient_checkpointing)
+    quantization = quantization_config(settings)
+    model = AutoModelForCausalLM.from_pretrained(spec.model, quantization_config=quantization,
+                                                 dtype=quantization.bnb_4bit_compute_dtype,
+                                                 device_map=device_map_for(settings), **kwargs)
+    # non-reentrant checkpointing from the start (peft's own default is torch's deprecated reentrant one)
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=settings.gradient_checkpointing,
+                                           gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def _lora_config(spec: JobSpec, options: LocalOptions, settings: ResolvedSettings) -> Any:
@@ -113,7 +126,7 @@ def _common_args(options: LocalOptions, settings: ResolvedSettings, output_dir: 
         logging_steps=options.logging_steps,
         save_strategy="steps",
         save_steps=save_steps,
-        save_total_limit=options.save_total_limit,
+        save_total_limit=None,  # ftkit rotates, after the new checkpoint is marked complete (RunDirCallback)
         report_to=list(options.report_to) or "none",
         disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",
@@ -121,7 +134,11 @@ def _common_args(options: LocalOptions, settings: ResolvedSettings, output_dir: 
         use_cpu=settings.device == "cpu",
         bf16=settings.dtype == "bfloat16",
         fp16=settings.dtype == "float16",
-        activation_checkpointing=settings.gradient_checkpointing,
+        # under FSDP the accelerate config checkpoints each wrapped layer instead (both at once is refused)
+        activation_checkpointing=settings.gradient_checkpointing and settings.distributed != "fsdp",
+        activation_checkpointing_kwargs={"use_reentrant": False},
+        optim=settings.optim,
+        use_liger_kernel=settings.liger_kernel,
         max_length=settings.max_seq_length,
         dataloader_num_workers=0,
         ddp_find_unused_parameters=False,  # adapters and full models use every parameter; skip the extra pass
@@ -164,6 +181,12 @@ def build_trainer(
     assistant_only = options.loss_on == "assistant" and "messages" in first
     if is_chat:
         check_chat_template(tokenizer, spec.model, assistant_only=assistant_only)
+    if assistant_only:  # ftkit tokenizes: TRL's own masks need {% generation %} markers most templates lack
+        from ._data import tokenize_for_assistant_loss
+
+        train_rows = tokenize_for_assistant_loss(train_rows, tokenizer, source=str(spec.train))
+        if eval_rows:
+            eval_rows = tokenize_for_assistant_loss(eval_rows, tokenizer, source=str(spec.validation))
     model = _load_model(spec, settings)
     train = Dataset.from_list(train_rows)
     held_out = Dataset.from_list(eval_rows) if eval_rows else None
@@ -177,7 +200,7 @@ def build_trainer(
         from trl import DPOConfig, DPOTrainer
 
         config = DPOConfig(**args, beta=options.dpo_beta)
-        return DPOTrainer(model=model, ref_model=None, args=config, train_dataset=train, eval_dataset=held_out,
+        return with_atomic_checkpoints(DPOTrainer)(model=model, ref_model=None, args=config, train_dataset=train, eval_dataset=held_out,
                           processing_class=tokenizer, peft_config=_lora_config(spec, options, settings),
                           callbacks=callbacks)
 
@@ -189,9 +212,9 @@ def build_trainer(
         **args,
         packing=settings.packing,
         padding_free=settings.padding_free,
-        assistant_only_loss=assistant_only,
+        assistant_only_loss=False,  # rows arrive tokenized with assistant_masks (TRL turns them into labels)
         completion_only_loss=options.loss_on == "assistant",
     )
-    return SFTTrainer(model=model, args=config, train_dataset=train, eval_dataset=held_out,
+    return with_atomic_checkpoints(SFTTrainer)(model=model, args=config, train_dataset=train, eval_dataset=held_out,
                       processing_class=tokenizer, peft_config=_lora_config(spec, options, settings),
                       callbacks=callbacks)
