@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from ftkit.providers.local._assistant_spans import (
     UnlocatedAnswer,
     answer_spans,
