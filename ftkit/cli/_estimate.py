@@ -1,8 +1,9 @@
 """``ftkit estimate``, ``ftkit plan`` and ``ftkit breakeven``: what a fine-tune costs, before it runs.
 
-    ftkit estimate train.jsonl --provider openai --model gpt-4o-mini --epochs 3
-    ftkit plan train.jsonl --model gpt-4o-mini --local-model Qwen/Qwen2.5-7B-Instruct \\
-        --together-model meta-llama/Meta-Llama-3.1-8B-Instruct-Reference --monthly-tokens 20000000
+    ftkit estimate train.jsonl -p openai -m gpt-4o-mini --epochs 3
+    ftkit plan train.jsonl                               # each installed provider's recommended model
+    ftkit plan train.jsonl --target openai:gpt-4o-mini-2024-07-18 --target together:Qwen/Qwen2.5-7B-Instruct \\
+        --target local:./models/qwen --monthly-tokens 20000000
     ftkit breakeven --monthly-tokens 2e8 --managed-model gpt-4o-mini --self-hosted-model Qwen/Qwen2.5-7B-Instruct
 """
 
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ftkit.cli._output import console, error_console, print_json
+from ftkit.cli._output import WIDE, console, print_json
+from ftkit.cli._table import FitTable, print_facts, show_model
 
 if TYPE_CHECKING:
     from ftkit.estimation.compare import Breakeven
@@ -29,7 +31,9 @@ _SEQ = typer.Option(None, "--max-seq-length", min=16, help="Truncate examples to
 _LORA_R = typer.Option(None, "--lora-r", min=1, help="LoRA rank for local memory (default 16).")
 _VALIDATION = typer.Option(None, "--validation", exists=True, dir_okay=False, help="Validation JSONL file.")
 _UTIL = typer.Option(None, "--utilization", min=0.01, max=1.0,
-                     help="Local: share of the GPU's peak BF16 throughput sustained (default 0.35).")
+                     help="Own GPUs: share of the GPU's peak BF16 throughput sustained (default 0.35); "
+                     "passed to the providers whose estimator takes it.")
+_OPTION = typer.Option([], "--option", "-o", help="Provider option KEY=VALUE (JSON values allowed), repeatable.")
 _TODAY = typer.Option(None, "--today", help="Check availability dates as of YYYY-MM-DD (default: today).",
                       formats=["%Y-%m-%d"])
 
@@ -47,15 +51,9 @@ def _money(value: float | None) -> str:
 def _hours(value: float | None) -> str:
     if value is None:
         return "-"
+    if value * 60 < 0.1:
+        return "<0.1 min"
     return f"{value * 60:.1f} min" if value < 1 else f"{value:,.1f} h"
-
-
-def _headline(message: str) -> str:
-    """The first clause of a note, for a table cell (the full text is printed below the table)."""
-    for stop in ("; ", ". ", ": "):
-        if stop in message:
-            message = message.split(stop, 1)[0]
-    return message
 
 
 def _tokens(e: Estimate) -> str:
@@ -63,58 +61,77 @@ def _tokens(e: Estimate) -> str:
     return f"{approx}{e.tokens.total_tokens:,}"
 
 
-def _print_estimate(e: Estimate) -> None:
-    from rich.table import Table
+def _notes(e: Estimate, *, assumptions: bool = True) -> list[str]:
+    """An estimate's errors, warnings and assumptions, as footnote texts."""
+    return ([f"error: {m}" for m in e.errors] + [f"warning: {m}" for m in e.warnings]
+            + (list(e.assumptions) if assumptions else []))
+
+
+def _gpu_table(e: Estimate) -> FitTable:
+    from rich.text import Text
+
+    table = FitTable()
+    for header, priority, justify in [("GPU", 0, "left"), ("fits", 0, "left"), ("cost", 0, "right"),
+                                      ("time", 1, "right"), ("memory", 2, "right"), ("max batch", 3, "right"),
+                                      ("$/h", 4, "right")]:
+        table.column(header, priority=priority, justify=justify)
+    for g in e.gpus:
+        table.add_row(g.gpu, Text("yes", style="green") if g.fits else Text("no", style="red"), _money(g.cost_usd),
+                      _hours(g.duration_hours), f"{g.required_memory_gb:.1f}/{g.gpu_memory_gb:.1f} GB",
+                      str(g.max_batch_size) if g.max_batch_size is not None else "-",
+                      f"{g.price_per_hour_usd:g}" if g.price_per_hour_usd is not None else "-")
+    return table
+
+
+def _print_estimate(e: Estimate, *, wide: bool = False) -> None:
+    from rich.text import Text
 
     out = console()
-    out.print(f"[bold]{e.provider}[/] {e.model}  ({e.method}, {e.adapter})")
-    facts = Table.grid(padding=(0, 2))
-    facts.add_row("examples", f"{e.tokens.examples:,}")
-    facts.add_row("tokens", f"{_tokens(e)} total, {e.tokens.trained_tokens:,} trained"
-                  + (f", {e.tokens.validation_tokens:,} validation" if e.tokens.validation_tokens else ""))
-    facts.add_row("tokenizer", e.tokens.tokenizer)
-    facts.add_row("epochs", f"{e.epochs} ({e.epochs_source})")
-    if e.billed_tokens is not None:
-        facts.add_row("billed tokens", f"{e.billed_tokens:,}")
-    facts.add_row("cost", _money(e.cost_usd) + (f" on {e.gpu}" if e.gpu else ""))
-    if e.duration_hours is not None:
-        facts.add_row("time", _hours(e.duration_hours))
+    out.print(Text.assemble((e.provider, "bold"), " ", show_model(e.model), f"  ({e.method}, {e.adapter})"),
+              soft_wrap=True)
+    memory = None
     if e.memory_gb is not None:
         parts = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in e.memory_breakdown_gb.items())
-        facts.add_row("peak memory", f"{e.memory_gb:.1f} GB ({parts})")
-    if e.inference_usd_per_1m:
-        facts.add_row("fine-tuned inference", ", ".join(f"{k.replace('_', ' ')} ${v:g}/1M"
-                                                         for k, v in e.inference_usd_per_1m.items()))
-    if e.price_source:
-        facts.add_row("price source", e.price_source)
-    out.print(facts)
+        memory = f"{e.memory_gb:.1f} GB ({parts})"
+    inference = ", ".join(f"{k.replace('_', ' ')} ${v:g}/1M" for k, v in e.inference_usd_per_1m.items())
+    print_facts(out, [
+        ("examples", f"{e.tokens.examples:,}"),
+        ("tokens", f"{_tokens(e)} total, {e.tokens.trained_tokens:,} trained"
+         + (f", {e.tokens.validation_tokens:,} validation" if e.tokens.validation_tokens else "")),
+        ("tokenizer", e.tokens.tokenizer),
+        ("epochs", f"{e.epochs} ({e.epochs_source})"),
+        ("billed tokens", f"{e.billed_tokens:,}" if e.billed_tokens is not None else None),
+        ("cost", _money(e.cost_usd) + (f" on {e.gpu}" if e.gpu else "")),
+        ("time", _hours(e.duration_hours) if e.duration_hours is not None else None),
+        ("peak memory", memory),
+        ("fine-tuned inference", inference),
+        ("price source", e.price_source),
+    ])
+    table = _gpu_table(e) if e.gpus else FitTable()
+    table.notes = _notes(e)
     if e.gpus:
-        table = Table("GPU", "memory", "fits", "max batch", "hours", "$/h", "cost")
-        for g in e.gpus:
-            table.add_row(g.gpu, f"{g.required_memory_gb:.1f} / {g.gpu_memory_gb:.1f} GB",
-                          "[green]yes[/]" if g.fits else "[red]no[/]", str(g.max_batch_size),
-                          _hours(g.duration_hours),
-                          f"{g.price_per_hour_usd:g}" if g.price_per_hour_usd is not None else "-",
-                          _money(g.cost_usd))
-        out.print(table)
-    _print_notes(e)
+        out.print()
+    table.render(out, wide=wide)
 
 
-def _print_notes(e: Estimate) -> None:
-    out = console()
-    for msg in e.errors:
-        out.print(f"[bold red]error:[/] {msg}")
-    for msg in e.warnings:
-        out.print(f"[yellow]warning:[/] {msg}")
-    if e.assumptions:
-        out.print("[dim]assumptions:[/]")
-        for msg in e.assumptions:
-            out.print(f"[dim]  - {msg}[/]")
+def _knobs(provider: str, **values: Any) -> dict[str, Any]:
+    """Estimator knobs the user set, checked against what the provider's estimator declares it takes."""
+    from ftkit.errors import ConfigError
+    from ftkit.registry import get_provider
+
+    given = _settings(**values)
+    declared = get_provider(provider).estimator_knobs
+    refused = sorted(set(given) - declared)
+    if refused:
+        flags = ", ".join("--" + k.replace("_", "-") for k in refused)
+        raise ConfigError(f"{flags} does not apply to {provider}: its estimator takes "
+                          f"{', '.join(sorted(declared)) or 'no extra settings'}. Remove it.")
+    return given
 
 
 def estimate(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training data (JSONL)."),
-    provider: str = typer.Option(..., "--provider", "-p", help="openai, together, local or a plugin."),
+    provider: str = typer.Option(..., "--provider", "-p", help="A provider name (see `ftkit providers`)."),
     model: str = typer.Option(..., "--model", "-m", help="Model name, hub id or local directory."),
     epochs: int | None = _EPOCHS,
     method: str = _METHOD,
@@ -123,71 +140,94 @@ def estimate(
     max_seq_length: int | None = _SEQ,
     lora_r: int | None = _LORA_R,
     validation: Path | None = _VALIDATION,
+    option: list[str] = _OPTION,
     utilization: float | None = _UTIL,
     today: datetime | None = _TODAY,
+    wide: bool = WIDE,
     json_out: bool = _JSON,
 ) -> None:
     """Tokens, billed tokens, cost, memory and time of one fine-tune, offline, with its assumptions.
 
     Exits 1 when the job could not run (e.g. a retired model), 0 otherwise.
     """
+    from ftkit.cli._train import parse_options
     from ftkit.estimation.compare import estimate_spec
     from ftkit.spec import JobSpec
 
     spec = JobSpec.from_dict(_settings(
         provider=provider, model=model, train=str(file), validation=str(validation) if validation else None,
         epochs=epochs, method=method, adapter=adapter, batch_size=batch_size, max_seq_length=max_seq_length,
-        lora_r=lora_r,
+        lora_r=lora_r, options=parse_options(option) or None,
     ))
-    extra = {"utilization": utilization} if spec.provider == "local" and utilization else {}
-    est = estimate_spec(spec, today=today.date() if today else None, **extra)
+    est = estimate_spec(spec, today=today.date() if today else None, **_knobs(spec.provider, utilization=utilization))
     if json_out:
         print_json(est)
     else:
-        _print_estimate(est)
+        _print_estimate(est, wide=wide)
     if est.errors:
         raise typer.Exit(1)
 
 
-def _plan_table(estimates: list[Estimate]) -> None:
-    from rich.table import Table
+def plan_table(estimates: list[Estimate]) -> FitTable:
+    """One row per managed estimate and per GPU of a self-hosted one; notes become footnotes."""
+    from rich.text import Text
 
-    table = Table("provider", "model", "tokens", "epochs", "billed tokens", "cost", "memory", "time",
-                  "notes", title="Fine-tuning plan")
+    table = FitTable(title="Fine-tuning plan")
+    for header, priority, justify in [
+        ("provider", 0, "left"), ("model", 0, "left"), ("GPU", 0, "left"), ("cost", 0, "right"),
+        ("fits", 1, "left"), ("tokens", 2, "right"), ("time", 3, "right"), ("memory", 4, "right"),
+        ("epochs", 5, "right"), ("max batch", 6, "right"), ("billed tokens", 7, "right"),
+    ]:
+        table.column(header, priority=priority, justify=justify)
     for e in estimates:
-        notes = "\n".join([f"[red]{_headline(m)}[/]" for m in e.errors] + [_headline(m) for m in e.warnings])
         billed = f"{e.billed_tokens:,}" if e.billed_tokens is not None else "-"
+        model = show_model(e.model, 32)
+        cost = Text(_money(e.cost_usd), style="red" if e.errors else "")
         if not e.gpus:
-            table.add_row(e.provider, e.model, _tokens(e), str(e.epochs), billed, _money(e.cost_usd), "-", "-", notes)
+            table.add_row(e.provider, model, "-", cost, Text("no", style="red") if e.errors else "-", _tokens(e),
+                          _hours(e.duration_hours), "-", str(e.epochs), "-", billed, notes=_notes(e))
             continue
         for i, g in enumerate(e.gpus):
-            fit = f"{g.required_memory_gb:.1f}/{g.gpu_memory_gb:.0f} GB " + (
-                f"[green]fits[/] (batch <= {g.max_batch_size})" if g.fits else "[red]no fit[/]")
+            fit = Text("yes", style="green") if g.fits else Text("no", style="red")
             table.add_row(
-                f"local {g.gpu}", e.model if i == 0 else "", _tokens(e) if i == 0 else "", str(e.epochs) if i == 0
-                else "", billed if i == 0 else "", _money(g.cost_usd), fit,
-                _hours(g.duration_hours), notes if i == 0 else "",
+                e.provider, model, g.gpu, _money(g.cost_usd), fit, _tokens(e), _hours(g.duration_hours),
+                f"{g.required_memory_gb:.1f}/{g.gpu_memory_gb:.0f} GB", str(e.epochs),
+                str(g.max_batch_size) if g.max_batch_size is not None else "-", billed,
+                notes=_notes(e) if i == 0 else (),
             )
-    console().print(table)
+    return table
 
 
 def _print_breakeven(b: Breakeven) -> None:
+    from ftkit.cli._table import print_notes
+
     out = console()
     crossing = f"{b.breakeven_tokens_per_month:,.0f} tokens/month" if b.breakeven_tokens_per_month else "never on one GPU"
-    out.print(
-        f"[bold]Inference at {b.monthly_tokens:,.0f} tokens/month[/]: managed {b.managed_model} "
-        f"{_money(b.managed_usd_per_month)}/month vs self-hosted {b.self_hosted_model} on {b.gpus_needed} x {b.gpu} "
-        f"{_money(b.self_hosted_usd_per_month)}/month -> [bold]{b.cheaper}[/] is cheaper; they cross at {crossing}."
-    )
-    for msg in b.assumptions:
-        out.print(f"[dim]  - {msg}[/]")
+    out.print(f"Inference at {b.monthly_tokens:,.0f} tokens/month", style="bold")
+    print_facts(out, [
+        ("managed", f"{b.managed_model}: {_money(b.managed_usd_per_month)}/month"),
+        ("self-hosted", f"{show_model(b.self_hosted_model)} on {b.gpus_needed} x {b.gpu}: "
+                        f"{_money(b.self_hosted_usd_per_month)}/month"),
+        ("cheaper", b.cheaper),
+        ("they cross at", crossing),
+    ], indent=2)
+    print_notes(out, b.assumptions)
+
+
+def _breakeven_rows(estimates: list[Estimate]) -> tuple[Estimate | None, Estimate | None]:
+    """The first managed row priced per token and the first row on your own hardware, by declared hosting."""
+    from ftkit.registry import get_provider
+
+    managed = next((e for e in estimates if {"input", "output"} <= set(e.inference_usd_per_1m)), None)
+    hosted = next((e for e in estimates if get_provider(e.provider).hosting.is_self_hosted), None)
+    return managed, hosted
 
 
 def plan(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training data (JSONL)."),
-    model: str | None = typer.Option(None, "--model", "-m", help="OpenAI model, or a hub id for local/Together."),
-    local_model: str | None = typer.Option(None, "--local-model", help="Model to size for local training."),
-    together_model: str | None = typer.Option(None, "--together-model", help="Model to price on Together."),
+    target: list[str] = typer.Option(
+        [], "--target", help="provider:model to plan on, repeatable (a path means your own GPUs). "
+        "Default: each installed provider's recommended model."),
     epochs: int | None = _EPOCHS,
     method: str = _METHOD,
     adapter: str = _ADAPTER,
@@ -201,54 +241,48 @@ def plan(
     gpu: str = typer.Option("L4", "--gpu", help="GPU for the self-hosting side of the break-even."),
     output_share: float = typer.Option(0.25, "--output-share", min=0, max=1, help="Share of output tokens."),
     today: datetime | None = _TODAY,
+    wide: bool = WIDE,
     json_out: bool = _JSON,
 ) -> None:
-    """One table comparing every provider (and every GPU for local): tokens, epochs, billed tokens, cost,
-    memory fit, time and warnings."""
+    """One table comparing providers (and every GPU on your own hardware): cost, memory fit, tokens, time,
+    epochs, billed tokens, with warnings and assumptions as footnotes."""
     from ftkit.errors import ConfigError
     from ftkit.estimation.compare import breakeven
     from ftkit.estimation.compare import plan as make_plan
 
-    if not (model or local_model or together_model):
-        error_console().print("Pass --model, --local-model or --together-model.")
-        raise typer.Exit(2)
     estimates = make_plan(
-        str(file), model=model, local_model=local_model, together_model=together_model,
-        today=today.date() if today else None, utilization=utilization,
+        str(file), targets=list(target) or None, today=today.date() if today else None,
         **_settings(epochs=epochs, method=method, adapter=adapter, batch_size=batch_size,
-                    max_seq_length=max_seq_length, lora_r=lora_r,
+                    max_seq_length=max_seq_length, lora_r=lora_r, utilization=utilization,
                     validation=str(validation) if validation else None),
     )
     result: dict[str, Any] = {"estimates": [e.model_dump(mode="json") for e in estimates]}
     if monthly_tokens is not None:
-        managed = next((e.model for e in estimates if e.provider == "openai"), None)
-        hosted = local_model or next((e.model for e in estimates if e.provider == "local"), None)
-        if managed and hosted:
-            result["breakeven"] = breakeven(
-                monthly_tokens=monthly_tokens, managed_model=managed, self_hosted_model=hosted, gpu=gpu,
-                output_share=output_share,
-            ).model_dump(mode="json")
-        else:
-            raise ConfigError("--monthly-tokens needs an OpenAI model (--model) and a local model (--local-model).")
+        managed, hosted = _breakeven_rows(estimates)
+        if managed is None or hosted is None:
+            raise ConfigError("--monthly-tokens needs a managed target priced per token and a target on your "
+                              "own GPUs: add --target provider:model for the one that is missing.")
+        result["breakeven"] = breakeven(
+            monthly_tokens=monthly_tokens, managed_model=managed.model, managed_provider=managed.provider,
+            self_hosted_model=hosted.model, gpu=gpu, output_share=output_share,
+        ).model_dump(mode="json")
     if json_out:
         print_json(result)
         return
-    _plan_table(estimates)
-    for e in estimates:
-        console().print(f"[bold]{e.provider}[/] {e.model}")
-        _print_notes(e)
+    plan_table(estimates).render(console(), wide=wide)
     if "breakeven" in result:
         from ftkit.estimation.compare import Breakeven
 
+        console().print()
         _print_breakeven(Breakeven.model_validate(result["breakeven"]))
 
 
 def breakeven_command(
     monthly_tokens: float = typer.Option(..., "--monthly-tokens", help="Tokens per month (prompt + output)."),
     managed_model: str = typer.Option(..., "--managed-model", help="Managed model the fine-tune would run on."),
-    managed_provider: str = typer.Option(
-        "openai", "--managed-provider", help="Provider whose catalog prices that model per token."
-    ),
+    managed_provider: str | None = typer.Option(
+        None, "--managed-provider",
+        help="Provider whose catalog prices that model per token (default: the one whose catalog does)."),
     self_hosted_model: str = typer.Option(..., "--self-hosted-model", help="Open model you would serve yourself."),
     gpu: str = typer.Option("L4", "--gpu", help="GPU to serve on (see the GPU catalog)."),
     output_share: float = typer.Option(0.25, "--output-share", min=0, max=1, help="Share of output tokens."),

@@ -39,7 +39,7 @@ def train(
     }
     raw.update({k: v for k, v in overrides.items() if v is not None})
     if option:
-        raw["options"] = {**raw.get("options", {}), **_parse_options(option)}
+        raw["options"] = {**raw.get("options", {}), **parse_options(option)}
     missing = [k for k in ("provider", "model", "train") if not raw.get(k)]
     if missing:
         raise ConfigError(f"Missing {', '.join(missing)}: give a job YAML file or --{' --'.join(missing)}.")
@@ -58,7 +58,7 @@ def train(
     follow_to_end(job, json_out=json_out)
 
 
-def _parse_options(pairs: list[str]) -> dict[str, Any]:
+def parse_options(pairs: list[str]) -> dict[str, Any]:
     import json
 
     from ftkit.errors import ConfigError

@@ -1,7 +1,7 @@
 """Compare providers before spending anything: one estimate per provider, and the inference break-even.
 
 >>> rows = [{"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]}] * 20
->>> [e.provider for e in plan(rows, model="gpt-4o-mini", local_model="Qwen/Qwen2.5-7B-Instruct")]
+>>> [e.provider for e in plan(rows, targets=["openai:gpt-4o-mini", "local:Qwen/Qwen2.5-7B-Instruct"])]
 ['openai', 'local']
 """
 
@@ -18,7 +18,7 @@ from ftkit.estimation.catalog import load_catalog
 from ftkit.estimation.types import Estimate
 from ftkit.spec import JobSpec
 
-__all__ = ["Breakeven", "breakeven", "estimate_spec", "plan"]
+__all__ = ["Breakeven", "Target", "breakeven", "default_targets", "estimate_spec", "parse_target", "plan"]
 
 HOURS_PER_MONTH = 730
 #: Share of peak BF16 a batched inference server (vLLM-style) sustains across prompt and output tokens.
@@ -37,61 +37,141 @@ def estimate_spec(spec: JobSpec, *, today: date | None = None, **kwargs: Any) ->
     return create_provider(spec.provider).estimate(spec, **extra)
 
 
-def _is_openai_model(model: str) -> bool:
-    return load_catalog("openai").find(model) is not None or model.startswith(("gpt-", "ft:gpt-", "o4-", "o3-"))
+#: a target: ``(provider, model)``, or ``"provider:model"``; a bare path or name means the self-hosted provider
+Target = tuple[str, str] | str
+
+# listing order of default targets: managed per-token first, then deployments, then your own hardware
+_HOSTING_ORDER = {"serverless": 0, "deployment": 1, "self-hosted": 2}
+
+
+def parse_target(target: Target) -> tuple[str, str]:
+    """``("openai", "gpt-4o-mini")`` from a tuple or from ``"openai:gpt-4o-mini"``; a path on disk or a name
+    without a provider is a model of the provider that runs on your own hardware.
+
+    >>> parse_target("together:Qwen/Qwen2.5-7B-Instruct")
+    ('together', 'Qwen/Qwen2.5-7B-Instruct')
+    """
+    from pathlib import Path
+
+    from ftkit.registry import self_hosted_provider
+
+    if not isinstance(target, str):
+        provider, model = target
+        return provider.lower(), str(model)
+    provider, sep, model = target.partition(":")
+    if not sep or not model or len(provider) == 1 or Path(target).exists():  # "C:/models" is a path
+        return self_hosted_provider(), target
+    return provider.lower(), model
+
+
+def default_targets() -> list[tuple[str, str]]:
+    """What ``plan()`` prices when no target is given: each installed provider's catalog default model
+    (providers whose extra is missing, or whose catalog names no default, are left out)."""
+    from ftkit.registry import available_providers, get_provider
+
+    found = []
+    for name in available_providers():
+        try:
+            cls = get_provider(name)
+        except ConfigError:  # its extra is not installed: it cannot run here
+            continue
+        model = cls.default_model()
+        if model:
+            found.append((_HOSTING_ORDER.get(cls.hosting.value, 9), name, model))
+    return [(name, model) for _, name, model in sorted(found)]
 
 
 def plan(
     spec_or_file: JobSpec | Any,
     *,
-    model: str | None = None,
-    local_model: str | None = None,
-    together_model: str | None = None,
+    targets: list[Target] | None = None,
     today: date | None = None,
-    utilization: float | None = None,
     **settings: Any,
 ) -> list[Estimate]:
-    """One estimate per provider for the same data and settings, OpenAI, Together, local in that order.
+    """One estimate per target for the same data and settings, in the order given.
 
-    ``spec_or_file`` is a ``JobSpec`` (its model and settings are the defaults) or the training data
-    itself. ``model`` goes to OpenAI when it is an OpenAI model, otherwise to local (and to Together when
-    Together's catalog knows it); ``local_model`` and ``together_model`` add those providers explicitly.
-    ``settings`` are JobSpec fields (epochs, method, adapter, batch_size, max_seq_length...).
+    ``targets`` are ``(provider, model)`` pairs or ``"provider:model"`` strings, e.g.
+    ``[("openai", "gpt-4o-mini-2024-07-18"), ("together", "Qwen/Qwen2.5-7B-Instruct"), ("local", path)]``.
+    Without targets, each installed provider contributes the default model its catalog recommends (with a
+    ``JobSpec``, its own provider and model come first). ``spec_or_file`` is a ``JobSpec`` (its settings are
+    the defaults) or the training data itself.
+
+    ``settings`` are JobSpec fields (epochs, method, adapter, batch_size, max_seq_length...) and estimator
+    knobs (``utilization=``...), each passed only to the providers that declare it in ``estimator_knobs``.
+    An adapter a provider does not offer (QLoRA on a managed service) is priced as LoRA, and the estimate
+    says so.
+
+    >>> rows = [{"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]}] * 20
+    >>> [e.provider for e in plan(rows, targets=["openai:gpt-4o-mini", ("local", "Qwen/Qwen2.5-7B-Instruct")])]
+    ['openai', 'local']
     """
+    from ftkit.registry import get_provider
+    from ftkit.types import Capability
+
+    own: list[tuple[str, str]] = []
     if isinstance(spec_or_file, JobSpec):
         base = spec_or_file.model_dump(exclude={"provider", "model", "options"})
-        model = model or spec_or_file.model
+        own = [(spec_or_file.provider, spec_or_file.model)]
     else:
         base = {"train": spec_or_file}
-    base.update(settings)
-    targets: list[tuple[str, str]] = []
-    if model:
-        if _is_openai_model(model):
-            targets.append(("openai", model))
-        else:
-            if together_model is None and load_catalog("together").find(model) is not None:
-                together_model = model
-            local_model = local_model or model
-    if together_model:
-        targets.append(("together", together_model))
-    if local_model:
-        targets.append(("local", local_model))
-    if not targets:
-        raise ConfigError("Nothing to compare: pass model=..., local_model=... or together_model=....")
+    fields = {k: v for k, v in settings.items() if k in JobSpec.model_fields}
+    knobs = {k: v for k, v in settings.items() if k not in JobSpec.model_fields and v is not None}
+    base.update(fields)
+    if targets:
+        chosen = [parse_target(t) for t in targets]
+    else:
+        chosen = own + [t for t in default_targets() if t[0] not in {p for p, _ in own}]
+    if not chosen:
+        raise ConfigError(
+            "Nothing to plan: no target was given and no installed provider names a default model. "
+            "Pass targets=[(provider, model), ...] (CLI: --target provider:model)."
+        )
+    classes = {provider: get_provider(provider) for provider, _ in chosen}
+    unknown = set(knobs) - set().union(*(cls.estimator_knobs for cls in classes.values()))
+    if unknown:
+        raise ConfigError(
+            f"{', '.join(sorted(unknown))}: neither a JobSpec setting nor an estimator knob of "
+            f"{', '.join(sorted(classes))}; remove it, or plan a provider that takes it."
+        )
 
     # Each provider counts with its own tokenizer, so counts are not shared between them.
     estimates = []
-    for provider, name in targets:
-        fields = dict(base)
-        if provider != "local" and fields.get("adapter") == "qlora":
-            fields["adapter"] = "lora"  # managed providers choose their own precision
-        spec = JobSpec(provider=provider, model=name, **fields)
-        extra = {"utilization": utilization} if provider == "local" else {}
-        estimates.append(estimate_spec(spec, today=today, **extra))
+    for provider, name in chosen:
+        cls = classes[provider]
+        spec_fields = dict(base)
+        downgraded = spec_fields.get("adapter") == "qlora" and Capability.QLORA not in cls.capabilities
+        if downgraded and Capability.LORA in cls.capabilities:
+            spec_fields["adapter"] = "lora"  # the service chooses its own precision
+        else:
+            downgraded = False
+        spec = JobSpec(provider=provider, model=name, **spec_fields)
+        extra = {k: v for k, v in knobs.items() if k in cls.estimator_knobs}
+        estimate = estimate_spec(spec, today=today, **extra)
+        if downgraded:
+            estimate.assumptions.append(f"{provider} does not offer QLoRA: priced as LoRA.")
+        estimates.append(estimate)
     return estimates
 
 
 # -- inference break-even -------------------------------------------------------------------------------
+
+
+def _per_token_provider(model: str) -> str:
+    """The installed managed provider whose catalog prices ``model``'s fine-tuned inference per token."""
+    from ftkit.registry import available_providers, get_provider
+
+    for name in available_providers():
+        try:
+            cls = get_provider(name)
+            entry = None if cls.hosting.is_self_hosted else cls.catalog().find(model)
+        except ConfigError:
+            continue
+        if entry is not None and {"input", "output"} <= set(entry.inference_prices()):
+            return name
+    raise ConfigError(
+        f"No installed provider's catalog prices fine-tuned {model!r} per token; pass managed_provider= "
+        "(CLI: --managed-provider) naming the catalog that does, or choose a model billed per token."
+    )
 
 
 class Breakeven(BaseModel):
@@ -120,7 +200,7 @@ def breakeven(
     monthly_tokens: float,
     managed_model: str,
     self_hosted_model: str,
-    managed_provider: str = "openai",
+    managed_provider: str | None = None,
     gpu: str = "L4",
     output_share: float = 0.25,
     throughput_tokens_per_s: float | None = None,
@@ -129,9 +209,10 @@ def breakeven(
 ) -> Breakeven:
     """Self-hosting ``self_hosted_model`` on always-on ``gpu`` against ``managed_model``'s fine-tuned prices.
 
-    ``managed_provider`` names the catalog holding the managed model's per-token inference prices; a
-    provider that bills fine-tuned serving per minute (Together's dedicated endpoints) has none, and is
-    refused with a ConfigError.
+    ``managed_provider`` names the catalog holding the managed model's per-token inference prices (default:
+    the first installed provider not on your own hardware whose catalog prices ``managed_model`` per token);
+    a provider that bills fine-tuned serving per hour (dedicated endpoints) has none, and is refused with a
+    ConfigError.
 
     Self-hosting costs ``gpus x hourly price x hours`` whatever the volume; managed costs grow with tokens.
     They cross at ``hourly price x hours / blended price per token``, if one GPU can serve that volume.
@@ -145,6 +226,7 @@ def breakeven(
 
     if not 0 <= output_share <= 1:
         raise ConfigError(f"output_share must be between 0 and 1, got {output_share}.")
+    managed_provider = managed_provider or _per_token_provider(managed_model)
     entry = load_catalog(managed_provider).model(managed_model)
     prices = entry.inference_prices()
     if "input" not in prices or "output" not in prices:

@@ -1,0 +1,266 @@
+"""Tables that fit the terminal: whole values only, columns in priority order, long notes as footnotes.
+
+Every command prints its tables through :class:`FitTable`, so they all behave alike:
+
+* at the console's width, the columns that fit *in full* are shown (by priority, in their declared order)
+  and a line says which were left out; ``--wide`` shows every column (rich wraps them in a terminal);
+* a cell is never cut: numbers, ids, provider and model names are shown whole or their column is left out;
+* long notes (shutdown dates, approximations, assumptions) become numbered footnotes under the table;
+* piped (not a terminal): no box drawing, no colour, one row per line, so ``| grep running`` works.
+
+Paths are shown by :func:`short_path` and job ids by :func:`short_ids`, which the commands accept back.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+__all__ = ["FitTable", "print_facts", "print_notes", "short_ids", "short_path", "show_model"]
+
+#: the gap between columns
+GAP = "  "
+
+
+@dataclass
+class _Column:
+    header: str
+    priority: int
+    justify: str
+
+
+@dataclass
+class FitTable:
+    """A table whose columns are dropped by priority (never cut) to fit the console.
+
+    >>> t = FitTable(title="jobs")
+    >>> t.column("id"); t.column("state"); t.column("model", priority=2)
+    >>> t.add_row("ftk-1", "running", "Qwen/Qwen2.5-7B-Instruct", notes=["started on 1 GPU"])
+    """
+
+    title: str | None = None
+    columns: list[_Column] = field(default_factory=list)
+    rows: list[list[Text]] = field(default_factory=list)
+    row_notes: list[list[str]] = field(default_factory=list)
+    #: notes about the whole table, numbered after the row notes
+    notes: list[str] = field(default_factory=list)
+
+    def column(self, header: str, *, priority: int = 0, justify: str = "left") -> None:
+        """Add a column; lower ``priority`` is kept longer (0: always shown)."""
+        self.columns.append(_Column(header, priority, justify))
+
+    def add_row(self, *cells: Any, notes: Iterable[str] = ()) -> None:
+        """Cells are plain strings (never read as markup) or rich ``Text`` (for colour); ``None`` shows "-"."""
+        if len(cells) != len(self.columns):
+            raise ValueError(f"{len(cells)} cells for {len(self.columns)} columns")
+        self.rows.append([_text(c) for c in cells])
+        self.row_notes.append([n for n in notes if n])
+
+    # -- rendering ---------------------------------------------------------------------------------------------
+
+    def render(self, console: Console, *, wide: bool = False) -> None:
+        """Print the table, the left-out columns and the footnotes on ``console``."""
+        numbers = self._number_notes()
+        rows = [[*cells, Text(_ranges(sorted({numbers[n] for n in notes})))]
+                for cells, notes in zip(self.rows, self.row_notes, strict=True)]
+        columns = list(self.columns)
+        if any(self.row_notes):
+            columns.append(_Column("notes", 0, "left"))
+        else:
+            rows = [r[:-1] for r in rows]
+        width = console.width
+        plain = not console.is_terminal
+        if self.title:
+            _print_wrapped(console, self.title, width, style="bold")
+        if wide and not plain:
+            console.print(_rich_table(columns, rows))
+            left_out: list[str] = []
+        else:
+            shown, left_out = _fit(columns, rows, None if wide else width)
+            _print_rows([columns[i] for i in shown], [[r[i] for i in shown] for r in rows], console, plain)
+        if left_out:
+            _print_wrapped(console, f"Left out to fit {width} columns: {', '.join(left_out)} (--wide shows them).",
+                           width, style="dim")
+        print_notes(console, list(numbers), start=1)
+
+    def _number_notes(self) -> dict[str, int]:
+        numbers: dict[str, int] = {}
+        for note in [n for notes in self.row_notes for n in notes] + self.notes:
+            numbers.setdefault(note, len(numbers) + 1)
+        return numbers
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[1, 2, 3, 5]`` -> ``"1-3, 5"``: footnote references kept short."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(f"{a}-{b}" if b > a + 1 else (f"{a}, {b}" if b == a + 1 else f"{a}") for a, b in spans)
+
+
+def print_facts(console: Console, facts: Sequence[tuple[str, Any]], *, indent: int = 0) -> None:
+    """``label  value`` lines; a long value wraps under itself at the console's width, words never cut.
+    Facts whose value is None or "" are skipped."""
+    facts = [(label, value) for label, value in facts if value not in (None, "")]
+    if not facts:
+        return
+    pad = max(len(label) for label, _ in facts) + 2
+    room = max(20, console.width - indent - pad)
+    for label, value in facts:
+        text = value if isinstance(value, Text) else Text(str(value))
+        pieces = textwrap.wrap(text.plain, width=room, break_long_words=False, break_on_hyphens=False) or [""]
+        # a value that fits on one line keeps its colour
+        pieces_text = [value] if isinstance(value, Text) and len(pieces) == 1 else [Text(p) for p in pieces]
+        for i, piece in enumerate(pieces_text):
+            line = Text(" " * indent + (f"{label:<{pad}}" if i == 0 else " " * pad))
+            line.append_text(piece)
+            console.print(line, soft_wrap=True)
+
+
+def print_notes(console: Console, notes: Sequence[str], *, start: int = 1) -> None:
+    """Numbered footnotes, wrapped at the console's width with a hanging indent (words are never cut)."""
+    for i, note in enumerate(notes, start):
+        marker = f"[{i}] "
+        lines = textwrap.wrap(note, width=max(20, console.width), initial_indent=marker,
+                              subsequent_indent=" " * len(marker), break_long_words=False, break_on_hyphens=False)
+        for line in lines:
+            console.print(Text(line), soft_wrap=True)
+
+
+def _print_wrapped(console: Console, text: str, width: int, style: str = "") -> None:
+    for line in textwrap.wrap(text, width=max(20, width), break_long_words=False, break_on_hyphens=False):
+        console.print(Text(line, style=style), soft_wrap=True)
+
+
+def _text(value: Any) -> Text:
+    if isinstance(value, Text):
+        return value
+    text = "-" if value is None or value == "" else str(value)
+    return Text(text.replace("\n", "; "))
+
+
+def _fit(columns: list[_Column], rows: list[list[Text]], width: int | None) -> tuple[list[int], list[str]]:
+    """Indices of the columns to show (declared order) and the headers left out, so no line exceeds width."""
+    widths = [max([Text(c.header).cell_len, *(r[i].cell_len for r in rows)]) for i, c in enumerate(columns)]
+    if width is None:
+        return list(range(len(columns))), []
+    chosen: set[int] = set()
+    used = 0
+    for i in sorted(range(len(columns)), key=lambda i: (columns[i].priority, i)):
+        extra = widths[i] + (len(GAP) if chosen else 0)
+        if columns[i].priority == 0 or used + extra <= width:
+            chosen.add(i)
+            used += extra
+    return sorted(chosen), [c.header for i, c in enumerate(columns) if i not in chosen]
+
+
+def _print_rows(columns: list[_Column], rows: list[list[Text]], console: Console, plain: bool) -> None:
+    widths = [max([Text(c.header).cell_len, *(r[i].cell_len for r in rows)]) for i, c in enumerate(columns)]
+
+    def line(cells: list[Text], style: str = "") -> Text:
+        out = Text(style=style)
+        for i, (cell, col, w) in enumerate(zip(cells, columns, widths, strict=True)):
+            pad = " " * (w - cell.cell_len)
+            if i:
+                out.append(GAP)
+            last = i == len(cells) - 1
+            if col.justify == "right":
+                out.append(pad)
+                out.append_text(cell)
+            else:
+                out.append_text(cell)
+                if not last:
+                    out.append(pad)
+        return out
+
+    console.print(line([Text(c.header) for c in columns], style="" if plain else "bold"), soft_wrap=True)
+    if not plain:
+        console.print(Text(GAP.join("─" * w for w in widths), style="dim"), soft_wrap=True)
+    for row in rows:
+        console.print(line(row), soft_wrap=True)
+
+
+def _rich_table(columns: list[_Column], rows: list[list[Text]]) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for c in columns:
+        table.add_column(c.header, justify=c.justify, overflow="fold")  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+# -- values that must stay readable ------------------------------------------------------------------------------
+
+
+def short_path(path: str | os.PathLike[str], limit: int = 40) -> str:
+    """A path relative to the working directory, or with ``~``; past ``limit`` characters, its last
+    components after ``…/`` (the last one is always whole).
+
+    >>> short_path("/srv/runs/2026/ticket-router/checkpoints/final", limit=20)
+    '…/checkpoints/final'
+    """
+    p = Path(path).expanduser()
+    text = str(path)
+    if p.is_absolute():
+        for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+            try:
+                text = prefix + str(p.relative_to(base))
+                break
+            except ValueError:
+                continue
+        text = "." if text == "" else text
+    if len(text) <= limit:
+        return text
+    parts = Path(text).parts
+    kept = [parts[-1]]
+    for part in reversed(parts[:-1]):
+        if len("…/" + "/".join([part, *kept])) > limit:
+            break
+        kept.insert(0, part)
+    return "…/" + "/".join(kept)
+
+
+def looks_like_path(value: str) -> bool:
+    """Whether a model name is a folder on disk rather than a hub or service name."""
+    return value.startswith(("/", "~", "./", "../")) or (os.sep in value and Path(value).exists())
+
+
+def show_model(model: str | None, limit: int = 40) -> str:
+    """A model name as a table shows it: whole, or (a folder) by :func:`short_path`."""
+    if not model:
+        return "-"
+    return short_path(model, limit) if looks_like_path(model) else model
+
+
+def short_ids(ids: Iterable[str], known: Iterable[str], *, minimum: int = 8) -> dict[str, str]:
+    """Each id's shortest prefix (at least ``minimum`` long) that no other ``known`` id starts with, as git
+    abbreviates commits; every command accepts such a prefix back.
+
+    >>> short_ids(["ftk-20261201-1030-aa"], ["ftk-20261201-1030-aa", "ftk-20261201-1129-bb"])
+    {'ftk-20261201-1030-aa': 'ftk-20261201-10'}
+    """
+    others = sorted(set(known))
+    result = {}
+    for job_id in ids:
+        n = min(minimum, len(job_id))
+        for other in others:
+            if other == job_id:
+                continue
+            common = next((i for i, (a, b) in enumerate(zip(job_id, other, strict=False)) if a != b),
+                          min(len(job_id), len(other)))
+            n = max(n, min(common + 1, len(job_id)))
+        result[job_id] = job_id[:n]
+    return result
