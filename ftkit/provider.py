@@ -44,12 +44,12 @@ from ftkit.types import Capability, EventPage, Generation, GenerationSettings, J
 
 if TYPE_CHECKING:
     from ftkit.data.conversion import DataFormat
+    from ftkit.data.report import Issue
     from ftkit.deployment import DeploymentContext, DeploymentStatus
     from ftkit.estimation.catalog import Catalog
     from ftkit.estimation.tokens import TokenCounter
-    from ftkit.model import TrainedModel
-
     from ftkit.estimation.types import Estimate
+    from ftkit.model import TrainedModel
 
 __all__ = ["Hosting", "JobContext", "Provider", "ProviderOptions", "require_capability"]
 
@@ -304,6 +304,12 @@ class Provider(ABC):
         return problems
 
     @classmethod
+    def check_data(cls, spec: JobSpec) -> list[Issue]:
+        """Data problems only this provider can see (e.g. answers its chat template cannot locate), as
+        validation issues with their lines; ``FineTuneJob.validate()`` adds them to its report. Default: none."""
+        return []
+
+    @classmethod
     def options(cls, spec: JobSpec) -> ProviderOptions:
         return cls.Options.model_validate(spec.options)
 
@@ -400,8 +406,18 @@ class Provider(ABC):
         return self.hosting.needs_deployment and not model.is_base and not model.serving_id
 
     def deployment_price(self, model: TrainedModel, settings: Mapping[str, Any]) -> float | None:
-        """USD per hour a deployment of ``model`` with ``settings`` costs while it exists (None: unknown)."""
-        return None
+        """USD per hour a deployment of ``model`` with ``settings`` costs while it exists (None: unknown).
+
+        Default: the catalog's ``deployment`` offer for the model's base, per replica, times
+        ``settings["replicas"]`` (or ``min_replicas``, default 1)."""
+        try:
+            entry = self.catalog().find(model.base_model or model.model_id)
+        except Exception:  # no catalog: the price is unknown, not an error
+            return None
+        if entry is None or entry.deployment is None:
+            return None
+        replicas = int(settings.get("replicas") or settings.get("min_replicas") or 1)
+        return entry.deployment.usd_per_hour * replicas
 
 
 def describe_options(options: type[ProviderOptions]) -> Mapping[str, str]:

@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ftkit.estimation.catalog import Architecture, load_catalog
+from ftkit.errors import FtkitError
+from ftkit.estimation.catalog import Architecture
 
 __all__ = ["architecture_from_config", "find_architecture", "find_model_dir", "hf_cache_dir", "read_config"]
 
@@ -124,7 +125,13 @@ def find_architecture(model: str) -> tuple[Architecture | None, str]:
     if model_dir is not None:
         config_path = model_dir / "config.json"
         return architecture_from_config(read_config(model_dir), str(config_path)), f"read from {config_path}"
-    entry = load_catalog("local").find(model)
+    # The table of well-known shapes is the self-hosted provider's (it is what sizes GPU memory)
+    from ftkit.registry import get_provider, self_hosted_provider
+
+    try:
+        entry = get_provider(self_hosted_provider()).catalog().find(model)
+    except FtkitError:
+        entry = None
     if entry is not None and entry.architecture is not None:
         return entry.architecture, (
             f"{model}'s config.json is not on this machine; using ftkit's table entry "

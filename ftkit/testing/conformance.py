@@ -16,22 +16,32 @@ model, an emulator on 127.0.0.1, ...), then::
         harness_class = MyHarness
 
 Every test drives the public API (:class:`ftkit.FineTuneJob`), the same code path a user's call runs.
+
+Cases are *selected* from what the provider declares, never skipped in silence: a provider with
+``Capability.CANCEL`` gets the cancel cases, one without it gets the case that checks the capability guard
+refuses the verb; ``Capability.DEPLOY`` brings the deployment cases (deploy, serve, delete, nothing left
+running); a provider that takes credentials must script a 429 in its harness (``rate_limited``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
+from ftkit.deployment import Deployment, DeploymentState, serving
 from ftkit.errors import (
     AuthenticationError,
     DatasetError,
     JobCancelledError,
     JobNotFoundError,
     JobStateError,
+    RateLimitError,
+    UnsupportedCapabilityError,
     UnsupportedSettingError,
 )
 from ftkit.job import FineTuneJob
@@ -39,9 +49,32 @@ from ftkit.model import TrainedModel
 from ftkit.registry import get_provider
 from ftkit.store import JobStore
 from ftkit.testing.samples import colour_examples
-from ftkit.types import JobState, JobStatus
+from ftkit.types import Capability, JobState, JobStatus
 
-__all__ = ["ProviderConformance", "ProviderHarness"]
+__all__ = ["ProviderConformance", "ProviderHarness", "requires"]
+
+
+def requires(*capabilities: Capability) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Select a conformance case only for providers that declare every one of ``capabilities``."""
+
+    def mark(test: Callable[..., Any]) -> Callable[..., Any]:
+        test._ftkit_requires = capabilities  # type: ignore[attr-defined]
+        return test
+
+    return mark
+
+
+#: every optional verb and how the suite calls it on a finished job / its model, to check the guard
+_VERBS: dict[Capability, Callable[[FineTuneJob, TrainedModel, Path], Any]] = {
+    Capability.CANCEL: lambda job, model, tmp: job.cancel(),
+    Capability.RESUME: lambda job, model, tmp: job.resume(),
+    Capability.GENERATE: lambda job, model, tmp: model.generate(["hi"]),
+    Capability.LOSS: lambda job, model, tmp: model.loss([{"prompt": "a", "completion": "b"}]),
+    Capability.MERGE: lambda job, model, tmp: model.merge(tmp / "merged"),
+    Capability.EXPORT: lambda job, model, tmp: model.export_ollama(tmp / "ollama"),
+    Capability.DOWNLOAD: lambda job, model, tmp: model.download(tmp / "weights"),
+    Capability.DEPLOY: lambda job, model, tmp: model.deploy(),
+}
 
 
 class ProviderHarness:
@@ -55,6 +88,13 @@ class ProviderHarness:
     timeout: ClassVar[float] = 300.0
     #: an API key the suite checks never reaches the store, events, reprs or errors (None: no keys)
     secret: ClassVar[str | None] = None
+    #: jobs that train for real (seconds each): the whole class is marked ``slow``
+    slow: ClassVar[bool] = False
+
+    def rate_limited(self) -> contextlib.AbstractContextManager[None] | None:
+        """A context in which the provider answers every request with 429 and a long Retry-After (script it
+        on the emulator), or None for a provider that has no rate limits (no credentials, own hardware)."""
+        return None
 
     def setup(self, workdir: Path) -> None:
         """Start servers, build models. Called once per test class, with a private directory."""
@@ -83,6 +123,33 @@ class ProviderConformance:
     """Mix into a test class and set ``harness_class``; every test must pass for every provider."""
 
     harness_class: ClassVar[type[ProviderHarness]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Select the cases this provider's declarations call for; the others are not collected at all.
+        super().__init_subclass__(**kwargs)
+        harness = cls.__dict__.get("harness_class")
+        if harness is None:
+            return
+        provider = get_provider(harness.name)
+        declared = provider.capabilities
+        for name in [n for n in dir(cls) if n.startswith("test_")]:
+            needed = getattr(getattr(cls, name), "_ftkit_requires", ())
+            if any(c not in declared for c in needed):
+                setattr(cls, name, None)
+        if not any(c not in declared for c in _VERBS):
+            cls.test_undeclared_verbs_are_refused_by_the_guard = None  # type: ignore[assignment]
+        if not provider.hosting.needs_deployment:
+            cls.test_a_fine_tune_does_not_answer_without_a_deployment = None  # type: ignore[assignment]
+        if provider.credential_env is None:
+            cls.test_rate_limit_becomes_rate_limit_error = None  # type: ignore[assignment]
+        if harness.unsupported is None:
+            cls.test_unsupported_setting_is_refused_before_side_effects = None  # type: ignore[assignment]
+        if harness.secret is None:
+            cls.test_secret_never_reaches_store_events_or_reprs = None  # type: ignore[assignment]
+        if harness.bad_credentials is ProviderHarness.bad_credentials:
+            cls.test_bad_credentials_are_reported = None  # type: ignore[assignment]
+        if harness.slow:
+            cls.pytestmark = [*getattr(cls, "pytestmark", []), pytest.mark.slow]
 
     # -- fixtures -------------------------------------------------------------------------------------
 
@@ -129,8 +196,7 @@ class ProviderConformance:
             self.make_job(harness, store, **kwargs, options=options)
 
     def test_unsupported_setting_is_refused_before_side_effects(self, harness: ProviderHarness, store: JobStore) -> None:
-        if harness.unsupported is None:
-            pytest.skip(f"{harness.name} honours every neutral setting")
+        assert harness.unsupported is not None
         before = len(store.list_jobs(limit=1000))
         with pytest.raises(UnsupportedSettingError):
             self.make_job(harness, store, **harness.unsupported)
@@ -195,6 +261,7 @@ class ProviderConformance:
         job, _ = finished_job
         assert FineTuneJob.attach(job.id[:-2], store=store, **_connection(job)).id == job.id
 
+    @requires(Capability.CANCEL)
     def test_cancel_after_the_end_is_refused(self, finished_job: tuple[FineTuneJob, TrainedModel]) -> None:
         job, _ = finished_job
         with pytest.raises(JobStateError, match="already ended"):
@@ -204,13 +271,77 @@ class ProviderConformance:
         with pytest.raises(JobNotFoundError):
             FineTuneJob.attach("ftk-00000000-000000-000000", store=store)
 
-    def test_generate_answers_each_prompt(self, finished_job: tuple[FineTuneJob, TrainedModel]) -> None:
+    @requires(Capability.GENERATE)
+    def test_generate_answers_each_prompt(self, finished_job: tuple[FineTuneJob, TrainedModel],
+                                          store: JobStore) -> None:
         _, model = finished_job
         prompts = ["What colour is snow?", [{"role": "user", "content": "What colour is grass?"}]]
-        answers = model.generate(prompts, max_new_tokens=8)
+        with serving(model, store=store) as served:  # deploys (and deletes) where the provider needs it
+            answers = served.generate(prompts, max_new_tokens=8)
         assert len(answers) == 2
         assert all(isinstance(a.text, str) for a in answers)
 
+    def test_undeclared_verbs_are_refused_by_the_guard(self, finished_job: tuple[FineTuneJob, TrainedModel],
+                                                       tmp_path: Path) -> None:
+        job, model = finished_job
+        declared = get_provider(job.spec.provider).capabilities
+        for capability, call in _VERBS.items():
+            if capability in declared:
+                continue
+            with pytest.raises(UnsupportedCapabilityError) as info:
+                call(job, model, tmp_path)
+            assert info.value.provider == job.spec.provider
+        assert not any(tmp_path.iterdir()), "a refused verb writes nothing"
+
+    # -- deployments -----------------------------------------------------------------------------------------
+
+    def test_a_fine_tune_does_not_answer_without_a_deployment(
+        self, finished_job: tuple[FineTuneJob, TrainedModel]
+    ) -> None:
+        _, model = finished_job
+        with pytest.raises(JobStateError, match="deploy"):
+            model.generate(["What colour is snow?"])
+
+    @requires(Capability.DEPLOY)
+    def test_deploy_serves_then_deletes_and_the_store_knows_throughout(
+        self, finished_job: tuple[FineTuneJob, TrainedModel], store: JobStore
+    ) -> None:
+        _, model = finished_job
+        with model.deploy(store=store) as deployment:
+            listed = store.get_deployment(deployment.id)
+            assert listed.provider == model.provider and listed.model_id == model.model_id
+            deployment.wait_ready(poll_interval=0.01, timeout=60)
+            assert deployment.state is DeploymentState.READY
+            assert [a.text for a in deployment.model.generate(["What colour is snow?"], max_new_tokens=8)]
+            again = Deployment.attach(deployment.id, store=store)  # what another process (or the CLI) sees
+            assert again.remote_id == deployment.remote_id
+        assert deployment.state is DeploymentState.DELETED
+        assert store.get_deployment(deployment.id).state == DeploymentState.DELETED.value
+        assert deployment.id not in [d.id for d in store.list_deployments(active_only=True)]
+        assert deployment.delete().state is DeploymentState.DELETED  # deleting twice is harmless
+
+    @requires(Capability.DEPLOY)
+    def test_an_error_inside_the_block_still_deletes_the_deployment(
+        self, finished_job: tuple[FineTuneJob, TrainedModel], store: JobStore
+    ) -> None:
+        _, model = finished_job
+        with pytest.raises(KeyboardInterrupt), model.deploy(store=store) as deployment:
+            raise KeyboardInterrupt  # Ctrl-C while waiting or generating
+        assert store.get_deployment(deployment.id).state == DeploymentState.DELETED.value
+
+    # -- faults ---------------------------------------------------------------------------------------------
+
+    def test_rate_limit_becomes_rate_limit_error(self, harness: ProviderHarness, store: JobStore) -> None:
+        context = harness.rate_limited()
+        assert context is not None, (
+            f"{harness.name} takes credentials, so its harness must script a 429 (ProviderHarness.rate_limited)"
+        )
+        job = self.make_job(harness, store)
+        with context, pytest.raises(RateLimitError) as info:
+            job.start()
+        assert info.value.status_code == 429
+
+    @requires(Capability.CANCEL)
     def test_cancel_a_running_job(self, harness: ProviderHarness, store: JobStore) -> None:
         job = self.make_job(harness, store, **harness.slow_job_kwargs())
         job.start()
@@ -222,8 +353,7 @@ class ProviderConformance:
 
     def test_bad_credentials_are_reported(self, harness: ProviderHarness, store: JobStore) -> None:
         overrides = harness.bad_credentials()
-        if overrides is None:
-            pytest.skip(f"{harness.name} takes no credentials")
+        assert overrides is not None
         job = self.make_job(harness, store, **overrides)
         with pytest.raises(AuthenticationError) as info:
             job.start()
@@ -234,8 +364,7 @@ class ProviderConformance:
     def test_secret_never_reaches_store_events_or_reprs(
         self, harness: ProviderHarness, finished_job: tuple[FineTuneJob, TrainedModel], store: JobStore
     ) -> None:
-        if harness.secret is None:
-            pytest.skip(f"{harness.name} uses no secret")
+        assert harness.secret is not None
         job, model = finished_job
         texts = [repr(job), repr(job.provider), repr(model), model.model_dump_json(), job.status().model_dump_json()]
         texts += [e.model_dump_json() for e in job.events()]

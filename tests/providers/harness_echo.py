@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from typing import Any
 
 from ftkit.testing import ProviderHarness
@@ -23,3 +26,11 @@ class Harness(ProviderHarness):
 
     def bad_credentials(self) -> dict[str, Any]:
         return {"api_key": "wrong-key-0123456789"}
+
+    @contextlib.contextmanager
+    def rate_limited(self) -> Iterator[None]:
+        os.environ["ECHO_RATE_LIMITED"] = "1"
+        try:
+            yield
+        finally:
+            del os.environ["ECHO_RATE_LIMITED"]

@@ -12,6 +12,7 @@ from ftkit.testing.tiny import tiny_model
 class Harness(ProviderHarness):
     name = "local"
     timeout = 240.0
+    slow = True  # trains a real (tiny) model in a subprocess
 
     def setup(self, workdir: Path) -> None:
         self.model = str(tiny_model(workdir / "tiny-llama"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +47,12 @@ class Harness(ProviderHarness):
 
     def bad_credentials(self) -> dict[str, Any]:
         return {"api_key": "tg-not-the-right-key-0123456789"}
+
+    @contextlib.contextmanager
+    def rate_limited(self) -> Iterator[None]:
+        # Retry-After far beyond the retry policy's ceiling: ftkit gives up at once with RateLimitError
+        self.server.faults.add("*", "*", status=429, retry_after=3600, times=None)
+        try:
+            yield
+        finally:
+            self.server.faults.clear()
