@@ -93,7 +93,8 @@ def _plan(console: Any, train: Path, base_dir: Path) -> dict[str, Any]:
 
     estimates: dict[str, Any] = {}
     try:
-        for estimate in plan(str(train), model=OPENAI_MODEL, together_model=TOGETHER_MODEL, local_model=str(base_dir)):
+        targets = [("openai", OPENAI_MODEL), ("together", TOGETHER_MODEL), ("local", str(base_dir))]
+        for estimate in plan(str(train), targets=targets):
             estimates[estimate.provider] = estimate
             cost = f"${estimate.cost_usd:.2f}" if estimate.cost_usd is not None else "your hardware"
             console.print(f"  {estimate.provider:<9} {estimate.model}: {estimate.tokens.total_tokens:,} tokens "

@@ -15,14 +15,37 @@ ROWS = [{"messages": [{"role": "system", "content": "Be terse."}, {"role": "user
 
 
 def test_plan_covers_each_provider_with_its_own_counts():
-    estimates = plan(ROWS, model="gpt-4o-mini", local_model="Qwen/Qwen2.5-0.5B-Instruct",
-                     together_model="meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", epochs=2)
+    estimates = plan(ROWS, targets=[("openai", "gpt-4o-mini"), "together:meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+                                    ("local", "Qwen/Qwen2.5-0.5B-Instruct")], epochs=2)
     assert [e.provider for e in estimates] == ["openai", "together", "local"]
     assert all(e.epochs == 2 and e.tokens.examples == 30 for e in estimates)
     local = estimates[2]
     assert local.gpus and all(g.fits for g in local.gpus)
-    hub_only = plan(ROWS, model="meta-llama/Llama-3.1-8B-Instruct")  # Together knows it by alias
-    assert [e.provider for e in hub_only] == ["together", "local"]
+
+
+def test_plan_without_targets_uses_each_installed_providers_catalog_default():
+    from ftkit.registry import get_provider
+
+    estimates = plan(ROWS)
+    expected = {name: get_provider(name).default_model() for name in ("openai", "together", "local")}
+    planned = {e.provider: e.model for e in estimates}
+    assert {name: planned.get(name) for name in expected} == expected  # plugins (the test echo) add theirs
+    assert all(expected.values())
+
+
+def test_plan_forwards_knobs_only_to_providers_that_declare_them_and_qlora_by_capability():
+    from ftkit.errors import ConfigError
+
+    slow, fast = (plan(ROWS, targets=["openai:gpt-4o-mini", "local:Qwen/Qwen2.5-0.5B-Instruct"], utilization=u)
+                  for u in (0.1, 0.5))
+    assert slow[0].cost_usd == fast[0].cost_usd  # openai declares no utilization knob
+    assert slow[1].duration_hours == pytest.approx(5 * fast[1].duration_hours, rel=0.01)
+    qlora = plan(ROWS, targets=["together:Qwen/Qwen2.5-7B-Instruct", "local:Qwen/Qwen2.5-7B-Instruct"],
+                 adapter="qlora")
+    assert [e.adapter for e in qlora] == ["lora", "qlora"]
+    assert any("QLoRA" in a for a in qlora[0].assumptions)
+    with pytest.raises(ConfigError, match="estimator knob"):
+        plan(ROWS, targets=["openai:gpt-4o-mini"], utilization=0.4)
 
 
 def test_breakeven_crosses_where_costs_are_equal():
@@ -52,12 +75,12 @@ def test_cli_estimate_plan_and_breakeven(tmp_path, capsys):
     assert est["epochs"] == 2 and est["billed_tokens"] == 2 * est["tokens"]["total_tokens"]
     assert main(["estimate", str(path), "-p", "openai", "-m", "gpt-4.1-nano", "--today", "2026-11-22"]) == 1
     assert "retired" in capsys.readouterr().out
-    assert main(["plan", str(path), "--model", "gpt-4o-mini", "--local-model", "Qwen/Qwen2.5-7B-Instruct",
+    assert main(["plan", str(path), "--target", "openai:gpt-4o-mini", "--target", "local:Qwen/Qwen2.5-7B-Instruct",
                  "--monthly-tokens", "1e8", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [e["provider"] for e in out["estimates"]] == ["openai", "local"]
     assert out["breakeven"]["breakeven_tokens_per_month"] > 0
-    assert main(["plan", str(path), "--local-model", "Qwen/Qwen2.5-7B-Instruct", "--adapter", "qlora"]) == 0
+    assert main(["plan", str(path), "--target", "local:Qwen/Qwen2.5-7B-Instruct", "--adapter", "qlora", "--wide"]) == 0
     assert "RTX 4090" in capsys.readouterr().out
     assert main(["breakeven", "--monthly-tokens", "5e7", "--managed-model", "gpt-4o-mini",
                  "--self-hosted-model", "Qwen/Qwen2.5-0.5B-Instruct", "--json"]) == 0
@@ -65,7 +88,7 @@ def test_cli_estimate_plan_and_breakeven(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("module", [
-    "ftkit.estimation", "ftkit.estimation.tokens", "ftkit.estimation.counting", "ftkit.estimation.catalog",
+    "ftkit.estimation", "ftkit.estimation.tokens", "ftkit.data.counting", "ftkit.estimation.catalog",
     "ftkit.estimation.gpus", "ftkit.estimation.modeldir", "ftkit.estimation.compare",
     "ftkit.providers.openai._estimate", "ftkit.providers.together._estimate", "ftkit.providers.local._estimate",
 ])
