@@ -38,6 +38,7 @@ __all__ = [
     "CatalogModel",
     "DataRules",
     "DefaultEpochRule",
+    "DeploymentOffer",
     "Price",
     "SizeBracket",
     "availability_messages",
@@ -192,6 +193,18 @@ class SizeBracket(_Strict):
     prices: dict[str, Price]
 
 
+class DeploymentOffer(_Strict):
+    """What one replica of a deployment serving a fine-tune of this model costs, billed while it exists."""
+
+    hardware: str = Field(description="the hardware one replica runs on, e.g. '1x H100 80GB'")
+    usd_per_hour: float = Field(ge=0, description="per replica; providers bill it by the minute")
+    source: str
+    read_on: date
+
+    def cite(self) -> str:
+        return f"{self.source} (read {self.read_on.isoformat()})"
+
+
 class CatalogModel(_Strict):
     """One model: its prices, limits, tokenizer and dates. Every figure carries ``source`` and ``read_on``."""
 
@@ -213,6 +226,10 @@ class CatalogModel(_Strict):
     architecture: Architecture | None = None
     job_creation_ends: date | None = None
     retires: date | None = Field(default=None, description="base model (and its fine-tunes) stop serving")
+    fine_tuning_limits: dict[str, Any] | None = Field(
+        default=None, description="the provider's own per-model limits record (its API's shape), checked offline")
+    deployment: DeploymentOffer | None = Field(
+        default=None, description="the hosting a fine-tune needs where it answers only through a deployment")
     notes: list[str] = Field(default_factory=list)
     source: str
     read_on: date
