@@ -61,9 +61,7 @@ def _offences(path: Path) -> list[str]:
             text = node.attr
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and _IDENTIFIER.search(node.name):
             text = node.name
-        elif isinstance(node, ast.arg) and _IDENTIFIER.search(node.arg):
-            text = node.arg
-        elif isinstance(node, ast.keyword) and node.arg and _IDENTIFIER.search(node.arg):
+        elif (isinstance(node, ast.arg) and _IDENTIFIER.search(node.arg)) or (isinstance(node, ast.keyword) and node.arg and _IDENTIFIER.search(node.arg)):
             text = node.arg
         if text is not None:
             found.append(f"{path.relative_to(CORE)}:{getattr(node, 'lineno', '?')}: {text!r}")

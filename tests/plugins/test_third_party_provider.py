@@ -9,6 +9,7 @@ validation rules, estimates, deploy-on-demand evaluation with the hosting cost i
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import ftkit_echo
 import pytest
@@ -62,7 +63,7 @@ def test_it_converts_uploads_to_its_own_format(tmp_path, echo_key):
     job.start()
     job.wait(timeout=30)
     upload = job.record.provider_data["upload"]
-    rows = [json.loads(line) for line in open(upload)]
+    rows = [json.loads(line) for line in Path(upload).read_text().splitlines()]
     assert set(rows[0]) == {"question", "answer"} and len(rows) == 8
 
 
