@@ -64,8 +64,13 @@ class LocalProvider(Provider):
 
     @classmethod
     def model_at(cls, path: Path) -> TrainedModel:
-        """A model folder, or a LoRA adapter folder whose ``adapter_config.json`` names its base."""
+        """A model folder, a LoRA adapter folder whose ``adapter_config.json`` names its base, or a GGUF."""
         from ftkit.model import TrainedModel
+
+        from ._gguf import find_gguf, resolve_gguf_model
+
+        if find_gguf(str(path)) is not None:
+            path = Path(resolve_gguf_model(str(path)))
 
         adapter_config = path / "adapter_config.json"
         if adapter_config.is_file():
@@ -92,7 +97,41 @@ class LocalProvider(Provider):
             problems.append("adapter='qlora' needs bitsandbytes, which has no Apple MPS backend: use 'lora'")
         if options.accelerate_config and not Path(options.accelerate_config).is_file():
             problems.append(f"options.accelerate_config: no file at {options.accelerate_config}")
+        problems += _option_problems(spec, options)
+        from ._preflight import model_problems
+
+        problems += model_problems(spec)  # what would otherwise fail in the worker, after launch
         return problems
+
+    @classmethod
+    def check_data(cls, spec: JobSpec) -> list[Any]:
+        """Examples whose assistant answer the model's chat template does not render locatably (by line)."""
+        from ._preflight import data_issues
+
+        model_dir = cls._local_model_dir(spec.model)
+        return data_issues(spec, model_dir) if model_dir is not None else []
+
+    @classmethod
+    def token_counter(cls, model: str | None) -> Any:
+        """A GGUF counts with its own tokenizer and template (from the converted folder); else the default."""
+        from ._gguf import is_gguf_reference
+
+        if model and is_gguf_reference(model):
+            from ftkit.estimation.chat_template import ChatTemplateCounter
+
+            from ._gguf import converted_model
+
+            return ChatTemplateCounter(converted_model(model))
+        return super().token_counter(model)
+
+    @classmethod
+    def _local_model_dir(cls, model: str) -> Path | None:
+        """The folder holding ``model``'s tokenizer on this machine (a GGUF's converted one), if any."""
+        from ftkit.estimation.modeldir import find_model_dir
+
+        from ._gguf import resolve_gguf_model
+
+        return find_model_dir(resolve_gguf_model(model), needs="tokenizer.json")
 
     # -- estimate ----------------------------------------------------------------------------------
 
@@ -100,7 +139,15 @@ class LocalProvider(Provider):
         """Memory fit, time and cost per GPU of the catalog (``utilization=``, ``gpus=``, ``today=``)."""
         from ftkit.providers.local._estimate import estimate
 
-        return estimate(spec, **assumptions)
+        from ._gguf import resolve_gguf_model
+
+        named = spec.model
+        loaded = resolve_gguf_model(named)  # a GGUF is sized and counted from its converted folder
+        if loaded == named:
+            return estimate(spec, **assumptions)
+        result = estimate(spec.model_copy(update={"model": loaded}), **assumptions)
+        return result.model_copy(update={"model": named, "assumptions": [
+            *result.assumptions, f"{named} is a GGUF: trained as its float conversion in {loaded}."]})
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -110,23 +157,40 @@ class LocalProvider(Provider):
             return self.status(ctx)  # launched by an earlier, interrupted call
         spec = ctx.spec
         options = LocalOptions.model_validate(spec.options)
-        model, hub_offline = _launch.resolve_model(spec.model)
+        from ._gguf import resolve_gguf_model
+
+        model, hub_offline = _launch.resolve_model(resolve_gguf_model(spec.model))  # a GGUF: its converted folder
+        from ._plan import plan_run
+
+        settings, hardware = plan_run(spec.model_copy(update={"model": model}), options, run.path)
         fingerprint = fingerprint_of(spec)
         ctx.remember(remote_id=str(run.path), fingerprint=fingerprint, run_dir=str(run.path))
         worker_spec = spec.to_dict() | {"model": model}
         for key in ("train", "validation"):
             if worker_spec[key] is not None:
                 worker_spec[key] = str(Path(worker_spec[key]).resolve())
-        run.write_config({"spec": worker_spec, "fingerprint": fingerprint, "hub_offline": hub_offline})
+        run.write_config({"spec": worker_spec, "fingerprint": fingerprint, "hub_offline": hub_offline,
+                          "settings": settings.to_dict(), "hardware": hardware.to_dict()})
+        if settings.estimated_peak_gb is not None and settings.gpu_memory_gb is not None:
+            run.append_event(f"estimated peak {settings.estimated_peak_gb:.1f} GB per GPU of "
+                             f"{settings.gpu_memory_gb:.1f} GB ({hardware.describe()})", type="estimate")
+        for note in settings.adjustments:
+            run.append_event(f"adjusted to fit the GPU: {note}", level="warning", type="memory_fit")
         self._launch(ctx, run, options, note="started")
         return self.status(ctx)
 
     def _launch(self, ctx: JobContext, run: RunDir, options: LocalOptions, *, note: str) -> None:
-        pid = _launch.launch(run, num_processes=options.num_processes, device=options.device,
-                             accelerate_config=options.accelerate_config)
+        from ._hardware import Hardware
+        from ._settings import ResolvedSettings
+
+        config = run.read_config()
+        settings = ResolvedSettings.from_dict(config["settings"])
+        hardware = Hardware.from_dict(config["hardware"])
+        pid = _launch.launch(run, settings=settings, options=options, visible_gpus=hardware.gpu_count)
         run.update_status(state="queued", raw_status="starting", pid=pid,
                           pid_started=_launch.process_start_time(pid), error=None)
-        where = f"{options.num_processes} processes" if options.num_processes > 1 else f"pid {pid}"
+        n = settings.num_processes
+        where = f"{n} processes, {settings.distributed}" if n > 1 else f"pid {pid}"
         run.append_event(f"{note} the training process ({where}); log: {run.log_file}", type="launch")
 
     def status(self, ctx: JobContext) -> JobStatus:
@@ -142,7 +206,10 @@ class LocalProvider(Provider):
                 step = run.last_checkpoint_step()
                 kept = f"its last checkpoint is at step {step}" if step else "it had not saved a checkpoint yet"
                 state, raw_status = JobState.FAILED, "worker_died"
-                error = (f"the training process (pid {raw['pid']}) stopped without finishing (killed or crashed); "
+                cause = "killed or crashed"
+                if _log_says_disk_full(run):
+                    raw_status, cause = "disk_full", "the disk filled up; free space first"
+                error = (f"the training process (pid {raw['pid']}) stopped without finishing ({cause}); "
                          f"{kept}. Continue with FineTuneJob.attach({ctx.job_id!r}).resume(); "
                          f"see {run.log_file}")
         return JobStatus(
@@ -242,11 +309,16 @@ class LocalProvider(Provider):
 
         return example_losses(self._model_for(model), examples)
 
-    def merge(self, model: TrainedModel, out_dir: Path, *, dtype: str = "float32") -> Path:
-        """Write base + adapter merged, in full precision (also for QLoRA): loads with plain transformers/vLLM."""
+    def merge(self, model: TrainedModel, out_dir: Path, *, dtype: str = "auto",
+              from_quantized: bool | None = None) -> Path:
+        """Write base + adapter merged into a new folder: loads with plain transformers / vLLM.
+
+        ``dtype="auto"``: the base's own 16-bit dtype (bf16 when it is stored in fp32). A QLoRA adapter is
+        merged into the dequantised 4-bit weights it was trained against. A non-empty ``out_dir`` is refused.
+        """
         from ._export import merge
 
-        out = merge(model, Path(out_dir), dtype=dtype)
+        out = merge(model, Path(out_dir), dtype=dtype, from_quantized=from_quantized)
         model.merged_path = str(out)
         return out
 
@@ -274,6 +346,49 @@ def fingerprint_of(spec: JobSpec) -> dict[str, str]:
         "validation data": sha256_file(spec.validation) if spec.validation else "",
         "settings": hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest(),
     }
+
+
+def _log_says_disk_full(run: RunDir) -> bool:
+    """Whether the end of the worker's log shows the disk filling up (the worker may not have recorded it)."""
+    from ._disk import is_disk_full
+
+    try:
+        with run.log_file.open("rb") as f:
+            f.seek(max(0, run.log_file.stat().st_size - 16384))
+            return is_disk_full(f.read().decode("utf-8", "replace"))
+    except OSError:
+        return False
+
+
+def _option_problems(spec: JobSpec, options: LocalOptions) -> list[str]:
+    """Options that cannot work, found without importing torch (``ftkit validate`` runs this)."""
+    import importlib.util
+
+    from ._plan import check_output_dir
+
+    problems = []
+    try:
+        check_output_dir(options.output_dir)
+    except ConfigError as e:
+        problems.append(str(e))
+    if options.accelerate_config and options.distributed:
+        problems.append("options.distributed and options.accelerate_config both choose the strategy; keep one")
+    optim = options.optim or ""
+    needs = {
+        "deepspeed": options.distributed == "zero3",
+        "flash_attn": options.attn_implementation in ("flash_attention_2", "flash_attention_3"),
+        "liger_kernel": options.liger_kernel,
+        "bitsandbytes": "8bit" in optim or optim.startswith("paged"),
+    }
+    installs = {"deepspeed": "deepspeed", "flash_attn": "flash-attn --no-build-isolation",
+                "liger_kernel": "liger-kernel", "bitsandbytes": "bitsandbytes"}
+    for module, needed in needs.items():
+        if needed and importlib.util.find_spec(module) is None:
+            problems.append(f"the chosen options need {module}, which is not installed: pip install {installs[module]}")
+    if options.device in ("cpu", "mps") and (options.liger_kernel or options.attn_implementation in (
+            "flash_attention_2", "flash_attention_3")):
+        problems.append("liger_kernel and flash attention run on CUDA only; drop them for device='cpu'/'mps'")
+    return problems
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -28,8 +28,9 @@ _SKIP_KEYS = {"epoch", "total_flos", "step", "num_tokens", "eval_num_tokens", "e
 
 
 class RunDirCallback(TrainerCallback):
-    def __init__(self, run: RunDir, *, is_main: bool, stop_signal: Callable[[], bool]):
+    def __init__(self, run: RunDir, *, is_main: bool, stop_signal: Callable[[], bool], keep_checkpoints: int = 0):
         self.run = run
+        self.keep_checkpoints = keep_checkpoints
         self.is_main = is_main
         self.stop_signal = stop_signal
         self.cancelled = False
@@ -53,7 +54,7 @@ class RunDirCallback(TrainerCallback):
         if self.is_main and (now - self._last_status >= _STATUS_EVERY_S or state.global_step == state.max_steps):
             self.run.update_status(step=state.global_step, total_steps=state.max_steps)
             self._last_status = now
-        if _agree(self.stop_signal()):
+        if _agree(self.stop_signal(), device=args.device):
             self.cancelled = True
             control.should_save = True  # keep the work done so far; resume() continues from it
             control.should_training_stop = True
@@ -88,6 +89,8 @@ class RunDirCallback(TrainerCallback):
                 self.run.mark_checkpoint_complete(checkpoint, state.global_step)
                 self.run.append_event(f"checkpoint saved at step {state.global_step}", type="checkpoint_save",
                                       step=state.global_step, total_steps=state.max_steps)
+                if self.keep_checkpoints:  # only now that the new one is trusted (transformers rotates before)
+                    self.run.rotate_checkpoints(self.keep_checkpoints, protect=state.best_model_checkpoint)
         _barrier()
 
 
@@ -103,13 +106,22 @@ def _barrier() -> None:
         dist.barrier()
 
 
-def _agree(flag: bool) -> bool:
-    """True on every rank when any rank saw ``flag`` (a no-op in a single process)."""
+def _agree(flag: bool, *, device: Any = None) -> bool:
+    """True on every rank when any rank saw ``flag`` (a no-op in a single process).
+
+    The tensor lives on the training ``device`` (``TrainingArguments.device``): accelerate's multi-GPU runs
+    use an NCCL-only process group, which rejects CPU tensors.
+    """
     dist = _distributed()
     if dist is None:
         return flag
-    import torch
-
-    value = torch.tensor([1 if flag else 0], dtype=torch.int32)
+    value = flag_tensor(flag, device)
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return bool(value.item())
+
+
+def flag_tensor(flag: bool, device: Any) -> Any:
+    """The one-element tensor :func:`_agree` reduces, on the device the process group's backend serves."""
+    import torch
+
+    return torch.tensor([1 if flag else 0], dtype=torch.int32, device=device if device is not None else "cpu")

@@ -17,11 +17,35 @@ class LocalOptions(ProviderOptions):
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(
         "auto", description="where to train; 'auto' picks CUDA, then Apple MPS, then CPU"
     )
-    num_processes: int = Field(
-        1, ge=1, description="processes to launch through accelerate (DDP); one per GPU, or several CPU ranks (gloo)"
+    num_processes: int | None = Field(
+        None, ge=1, description="processes to launch through accelerate; None: one per visible GPU (1 on CPU/MPS, "
+        "or the accelerate config's own num_processes); several CPU ranks talk over gloo"
+    )
+    distributed: Literal["ddp", "fsdp", "zero3"] | None = Field(
+        None, description="multi-GPU strategy preset: 'ddp' (a replica per GPU, the default with 2+ processes), "
+        "'fsdp' (FSDP2 full sharding), 'zero3' (DeepSpeed ZeRO-3; needs `pip install deepspeed`)"
     )
     accelerate_config: str | None = Field(
-        None, description="an accelerate config file (multi-node, FSDP, DeepSpeed) passed to `accelerate launch`"
+        None, description="an accelerate config file (multi-node, FSDP, DeepSpeed) passed to `accelerate launch` "
+        "untouched: its num_processes, machine_rank and main_process_ip/port win"
+    )
+    memory_fit: Literal["adjust", "refuse", "off"] = Field(
+        "adjust", description="when the run's estimate exceeds the detected GPU: 'adjust' turns on checkpointing, "
+        "then trades micro-batch for accumulation (same effective batch) and says so in an event; 'refuse' fails "
+        "start() with the estimate; 'off' trains anyway"
+    )
+    attn_implementation: Literal["sdpa", "flash_attention_2", "flash_attention_3", "flex_attention", "eager"] | None = (
+        Field(None, description="attention kernel; None: flash_attention_2 on CUDA for packing/padding-free when "
+              "flash-attn is installed, else sdpa")
+    )
+    optim: Literal["adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "paged_adamw_32bit",
+                   "adafactor", "sgd"] | None = Field(
+        None, description="optimizer; None: adamw_torch_fused (CUDA) / adamw_torch; 'adamw_8bit' and "
+        "'paged_adamw_*' are bitsandbytes' (CUDA), 75% less optimizer memory"
+    )
+    liger_kernel: bool = Field(
+        False, description="Liger's Triton RMSNorm/RoPE/SwiGLU kernels (CUDA, `pip install liger-kernel`); TRL's "
+        "fused LM head stays in place of Liger's fused cross-entropy"
     )
     max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps (overrides epochs)")
     gradient_accumulation_steps: int = Field(1, ge=1, description="micro-batches per optimizer step")
@@ -38,10 +62,13 @@ class LocalOptions(ProviderOptions):
         None, description="a Jinja chat template (text or path) to use instead of the tokenizer's own"
     )
     gradient_checkpointing: bool | None = Field(
-        None, description="trade compute for memory; None: on for CUDA models above 1B parameters, off otherwise"
+        None, description="trade compute for memory; None: on CUDA, on only when the run would not fit the GPU "
+        "without it (from ftkit's estimate of this run); off on CPU and MPS"
     )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="training precision; 'auto': bf16 on CUDA where supported, fp32 on CPU and MPS"
+        "auto", description="compute precision; 'auto': bf16 on GPUs with native bf16 (Ampere, sm_80+), fp16 on "
+        "older ones (T4, V100), fp32 on CPU and MPS. Full fine-tuning keeps fp32 master weights under bf16/fp16 "
+        "autocast"
     )
     target_modules: str | list[str] = Field(
         "all-linear", description="LoRA target modules: 'all-linear' or a list of module names"

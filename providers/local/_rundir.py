@@ -199,6 +199,25 @@ class RunDir:
                 shutil.rmtree(d, ignore_errors=True)
         return None, notes
 
+    def rotate_checkpoints(self, keep: int, *, protect: str | Path | None = None) -> list[Path]:
+        """Delete trusted checkpoints beyond the newest ``keep`` (never ``protect``, the best one), and
+        incomplete ones older than the newest trusted; called only after the newest was marked complete."""
+        removed: list[Path] = []
+        trusted = 0
+        newest_trusted: int | None = None
+        for step, d in self.checkpoint_dirs():
+            complete = (d / CHECKPOINT_MARKER).exists()
+            if complete:
+                trusted += 1
+                newest_trusted = step if newest_trusted is None else newest_trusted
+            if protect is not None and Path(protect).resolve() == d.resolve():
+                continue
+            stale = (complete and trusted > keep) or (not complete and newest_trusted is not None)
+            if stale:
+                shutil.rmtree(d, ignore_errors=True)
+                removed.append(d)
+        return removed
+
     def last_checkpoint_step(self) -> int | None:
         """Step of the newest checkpoint with a completion marker (cheap: no hashing)."""
         for step, d in self.checkpoint_dirs():

@@ -38,9 +38,28 @@ def main(run_path: str) -> int:
         traceback.print_exc()
         if is_main:
             message = str(e) or type(e).__name__
-            run.update_status(state="failed", raw_status="error", error=message)
+            raw_status = "error"
+            from ._disk import is_disk_full
+
+            if is_disk_full(e):
+                message, raw_status = _disk_full_message(run, e), "disk_full"
+            run.update_status(state="failed", raw_status=raw_status, error=message)
             run.append_event(f"training failed: {message}", level="error", type="error")
         return 1
+
+
+def _disk_full_message(run: RunDir, error: BaseException) -> str:
+    """Free the half-written checkpoint (ftkit's own, never trusted) so the failure can be recorded, and say
+    what filled up and how to continue."""
+    import shutil
+
+    from ._checkpoints import STAGING_DIR
+    from ._disk import free_bytes, human_bytes
+
+    shutil.rmtree(run.checkpoints / STAGING_DIR, ignore_errors=True)
+    return (f"the disk filled up while training ({error}); {human_bytes(free_bytes(run.path))} free now at "
+            f"{run.path}. Free space (or lower options.save_total_limit), then resume() from the last intact "
+            "checkpoint.")
 
 
 def _train(run: RunDir, is_main: bool) -> int:
@@ -67,12 +86,17 @@ def _train(run: RunDir, is_main: bool) -> int:
     datasets.utils.logging.set_verbosity_error()
 
     from ._callbacks import RunDirCallback
+    from ._checkpoints import STAGING_DIR
     from ._data import load_rows
-    from ._settings import detect_device, resolve
+    from ._settings import ResolvedSettings
     from ._training import build_trainer
 
-    device = detect_device(options.device)
-    settings = resolve(spec, options, device=device, n_params=_count_params(spec.model))
+    # exactly what start() resolved and estimated (and what a resume must reuse), never re-resolved here
+    settings = ResolvedSettings.from_dict(config["settings"])
+    if is_main:
+        import shutil
+
+        shutil.rmtree(run.checkpoints / STAGING_DIR, ignore_errors=True)  # a save the last process did not finish
     transformers.set_seed(settings.seed)
     train_rows = load_rows(spec.train, spec.method)
     eval_rows = load_rows(spec.validation, spec.method) if spec.validation else None
@@ -81,7 +105,8 @@ def _train(run: RunDir, is_main: bool) -> int:
     if is_main:
         described = ", ".join(f"{k}={v}" for k, v in settings.to_dict().items())
         run.append_event(f"settings: {described}", type="settings")
-    callback = RunDirCallback(run, is_main=is_main, stop_signal=lambda: _stop_requested or run.cancel_requested)
+    callback = RunDirCallback(run, is_main=is_main, stop_signal=lambda: _stop_requested or run.cancel_requested,
+                              keep_checkpoints=options.save_total_limit)
     trainer = build_trainer(spec, options, settings, train_rows=train_rows, eval_rows=eval_rows,
                             output_dir=run.checkpoints, callbacks=[callback])
     if _stop_requested or run.cancel_requested:
@@ -89,7 +114,7 @@ def _train(run: RunDir, is_main: bool) -> int:
     result = trainer.train(resume_from_checkpoint=resume_from)
     if callback.cancelled:
         return _finish_cancelled(run, is_main, step=trainer.state.global_step)
-    _save_output(trainer, run, options, result, is_main)
+    _save_output(trainer, run, options, settings, result, is_main)
     return 0
 
 
@@ -102,17 +127,22 @@ def _finish_cancelled(run: RunDir, is_main: bool, step: int | None) -> int:
     return 0
 
 
-def _save_output(trainer: Any, run: RunDir, options: Any, result: Any, is_main: bool) -> None:
+def _save_output(trainer: Any, run: RunDir, options: Any, settings: Any, result: Any, is_main: bool) -> None:
     """Write the adapter (or full model) + tokenizer + metrics, and only then declare success."""
     import json
     import shutil
 
     final = Path(options.output_dir) if options.output_dir else run.output
-    staging = final.with_name(f".{final.name}.partial")
+    if is_main and final != run.output and final.exists() and any(final.iterdir()):
+        # the folder was empty at start(); never overwrite what someone put there since
+        run.append_event(f"{final} is no longer empty, so the model stays in {run.output} instead",
+                         level="warning", type="output_moved")
+        final = run.output
+    staging = run.path / ".output.partial"  # ftkit's own; renamed over an empty target or a new folder
     if is_main and staging.exists():
         shutil.rmtree(staging)
     trainer.save_model(str(staging))  # collective under FSDP: every rank calls it
-    replicas_agree = _check_replicas(trainer, run)
+    replicas_agree = _check_replicas(trainer, run) if settings.distributed in ("none", "ddp") else None
     if not is_main:
         return
     state = trainer.state
@@ -127,15 +157,30 @@ def _save_output(trainer: Any, run: RunDir, options: Any, result: Any, is_main: 
     if replicas_agree is not None:
         metrics["replicas_identical"] = float(replicas_agree)
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
-    if final.exists():
-        shutil.rmtree(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staging, final)
+    if final.exists() and final == run.output:
+        shutil.rmtree(final)  # ftkit's own run folder (a resumed run's earlier output)
+    _move(staging, final)
     run.update_status(state="succeeded", raw_status="completed", step=state.global_step,
                       total_steps=state.max_steps, output=str(final), trained_tokens=int(metrics["trained_tokens"]),
                       metrics=metrics)
     run.append_event(f"saved the trained model to {final}", type="output", step=state.global_step,
                      total_steps=state.max_steps, metrics=metrics)
+
+
+def _move(staging: Path, final: Path) -> None:
+    """Rename into place (an empty existing folder is replaced); across filesystems, copy then rename."""
+    import shutil
+
+    try:
+        os.replace(staging, final)
+    except OSError:
+        partial = final.with_name(f".{final.name}.partial")
+        shutil.copytree(staging, partial, dirs_exist_ok=False)
+        if final.exists():
+            final.rmdir()  # empty: checked at start() and again above
+        os.replace(partial, final)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _check_replicas(trainer: Any, run: RunDir) -> bool | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from ftkit.errors import ConfigError
 from ftkit.model import TrainedModel
 from ftkit.testing.samples import preference_examples
 
@@ -51,19 +52,54 @@ def test_adapter_loads_with_plain_peft(trained, tiny) -> None:
 
 @pytest.mark.parametrize("name", ["lora", "qlora"])
 def test_merge_writes_a_full_precision_model_with_the_same_outputs(trained, name, tmp_path) -> None:
+    from ftkit.providers.local._export import load_dequantized
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     model = trained[name]
-    out = model.merge(tmp_path / "merged")
+    out = model.merge(tmp_path / "merged", dtype="float32")
     config = json.loads((out / "config.json").read_text())
     assert "quantization_config" not in config and config["dtype"] == "float32"
     merged = AutoModelForCausalLM.from_pretrained(out)
-    with_adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model.base_model),
-                                             model.adapter_path)
+    # QLoRA merges into the dequantised 4-bit weights the adapter was trained against
+    base = (load_dequantized(model.base_model, compute=torch.bfloat16).float() if name == "qlora"
+            else AutoModelForCausalLM.from_pretrained(model.base_model))
+    with_adapter = PeftModel.from_pretrained(base, model.adapter_path)
     ids = torch.tensor([[5, 17, 42, 99, 7]])
     with torch.no_grad():
         assert torch.allclose(merged(ids).logits, with_adapter(ids).logits, atol=1e-4)
+
+
+def test_qlora_merge_is_closer_to_the_trained_4bit_model_than_a_merge_into_the_original(trained, tmp_path) -> None:
+    from ftkit.providers.local._training import quantization_config
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = trained["qlora"]
+    dequantized = AutoModelForCausalLM.from_pretrained(model.merge(tmp_path / "deq", dtype="float32"))
+    original = AutoModelForCausalLM.from_pretrained(model.merge(tmp_path / "orig", dtype="float32",
+                                                                from_quantized=False))
+    settings = type("S", (), {"dtype": "bfloat16"})()
+    four_bit = AutoModelForCausalLM.from_pretrained(model.base_model, quantization_config=quantization_config(settings),
+                                                    dtype=torch.bfloat16)
+    as_trained = PeftModel.from_pretrained(four_bit, model.adapter_path)
+    ids = torch.tensor([[5, 17, 42, 99, 7, 3, 250, 11]])
+    with torch.no_grad():
+        reference = as_trained(ids).logits.float()
+        gap_dequantized = (dequantized(ids).logits - reference).abs().mean()
+        gap_original = (original(ids).logits - reference).abs().mean()
+    assert gap_dequantized < gap_original
+
+
+def test_merge_defaults_to_16_bits_and_refuses_a_non_empty_folder(trained, tmp_path) -> None:
+    out = trained["lora"].merge(tmp_path / "merged")
+    assert json.loads((out / "config.json").read_text())["dtype"] == "bfloat16"
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("precious")
+    with pytest.raises(ConfigError, match="not empty"):
+        trained["lora"].merge(keep)
+    assert (keep / "notes.txt").read_text() == "precious"
 
 
 def test_generate_is_batched_and_greedy(trained) -> None:
