@@ -17,6 +17,7 @@ from ftkit.data.report import DatasetStats, Issue, ValidationReport
 
 if TYPE_CHECKING:
     from ftkit.data.conversion import FORMATS, DataFormat, convert, label_set
+    from ftkit.data.counting import count_dataset
     from ftkit.data.formats import (
         PREFERENCE_FORMATS,
         SFT_FORMATS,
@@ -34,6 +35,7 @@ _LAZY = {
     "DataFormat": "conversion",
     "convert": "conversion",
     "label_set": "conversion",
+    "count_dataset": "counting",
     "PREFERENCE_FORMATS": "formats",
     "SFT_FORMATS": "formats",
     "classification_system_prompt": "formats",
@@ -50,9 +52,9 @@ _LAZY = {
 }
 
 __all__ = [
+    "FORMATS",
     "PREFERENCE_FORMATS",
     "SFT_FORMATS",
-    "FORMATS",
     "DataFormat",
     "DatasetStats",
     "DedupResult",
@@ -61,6 +63,7 @@ __all__ = [
     "ValidationReport",
     "classification_system_prompt",
     "convert",
+    "count_dataset",
     "dedup",
     "detect_format",
     "iter_records",

@@ -24,7 +24,6 @@ __all__ = [
     "TokenCounter",
     "availability_problems",
     "breakeven",
-    "count_dataset",
     "estimate_spec",
     "load_catalog",
     "load_gpus",
@@ -43,7 +42,6 @@ _LAZY = {
     "load_gpus": "ftkit.estimation.gpus",
     "TokenCounter": "ftkit.estimation.tokens",
     "token_counter": "ftkit.estimation.tokens",
-    "count_dataset": "ftkit.estimation.counting",
 }
 
 

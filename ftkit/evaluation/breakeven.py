@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ftkit.errors import FtkitError
 
 if TYPE_CHECKING:
-    from ftkit.evaluation.compare import ComparisonRow
+    from ftkit.evaluation.results import ComparisonRow
 
 __all__ = ["add_breakeven"]
 

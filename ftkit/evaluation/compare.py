@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ftkit.estimation.types import Estimate
 from ftkit.evaluation.cache import PredictionCache
-from ftkit.evaluation.costs import JobCosts, ServingPrice, job_costs, serving_price
+from ftkit.evaluation.costs import JobCosts, job_costs, serving_price
 from ftkit.evaluation.harness import (
     DEFAULT_METRICS,
     Progress,
@@ -29,12 +29,11 @@ from ftkit.evaluation.harness import (
 from ftkit.evaluation.metrics import Metric
 from ftkit.evaluation.models import resolve_model
 from ftkit.evaluation.registry import resolve_metrics
-from ftkit.evaluation.results import EvalResult
-from ftkit.evaluation.stats import Difference, Interval
+from ftkit.evaluation.results import ComparisonRow, EvalResult
 from ftkit.model import TrainedModel
 from ftkit.types import GenerationSettings
 
-__all__ = ["Candidate", "ComparisonReport", "ComparisonRow", "compare"]
+__all__ = ["Candidate", "ComparisonReport", "compare"]
 
 
 class Candidate(BaseModel):
@@ -55,40 +54,6 @@ class Candidate(BaseModel):
     estimate: Estimate | None = None
     training_cost_usd: float | None = None
     note: str | None = None
-
-
-class ComparisonRow(BaseModel):
-    """One line of the comparison table. Costs in USD; ``None`` means unknown (shown as "-")."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    provider: str
-    hosting: str = Field(default="serverless", description="the provider's Hosting: self-hosted, serverless, deployment")
-    model: str | None = None
-    evaluated: bool
-    metrics: dict[str, Interval] = Field(default_factory=dict)
-    vs_baseline: dict[str, Difference] = Field(default_factory=dict)
-    training_cost_usd: float | None = None
-    training_cost_source: str | None = Field(default=None, description="'actual', 'estimate' or 'given'")
-    price: ServingPrice | None = None
-    deployment_price_per_hour: float | None = Field(
-        default=None, description="USD per hour a deployment serving this model costs while it exists"
-    )
-    deployment_cost_usd: float | None = Field(
-        default=None, description="what the deployments created to evaluate it cost"
-    )
-    prompt_tokens_per_example: float | None = None
-    completion_tokens_per_example: float | None = None
-    cost_per_1k_examples_usd: float | None = None
-    monthly_cost_usd: float | None = Field(default=None, description="serving cost at monthly_tokens")
-    breakeven_tokens_per_month: float | None = Field(
-        default=None, description="monthly tokens above which self-hosting is cheaper than this managed model"
-    )
-    latency_s_mean: float | None = None
-    latency_s_p50: float | None = None
-    loss_curve: list[tuple[int, float]] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
 
 
 class ComparisonReport(BaseModel):

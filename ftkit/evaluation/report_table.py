@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ftkit.evaluation.compare import ComparisonReport, ComparisonRow
-    from ftkit.evaluation.results import EvalResult
+    from ftkit.evaluation.compare import ComparisonReport
+    from ftkit.evaluation.results import ComparisonRow, EvalResult
     from ftkit.evaluation.stats import Difference, Interval
 
 __all__ = ["comparison_table", "eval_table", "fmt_diff", "fmt_interval", "fmt_tokens", "fmt_usd"]

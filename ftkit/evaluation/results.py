@@ -1,4 +1,5 @@
-"""Typed results of an evaluation: per-example predictions and scores, metric intervals, base comparison.
+"""Typed results of an evaluation: per-example predictions and scores, metric intervals, base comparison,
+and the row of a comparison of several candidates (``compare()`` builds them into a ``ComparisonReport``).
 
 They are pydantic models that round-trip through JSON (``ftkit eval --json``, saved reports). The
 per-example statistics behind each metric stay attached in memory (``EvalResult.statistics``), so a
@@ -13,10 +14,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from ftkit.evaluation.costs import ServingPrice
 from ftkit.evaluation.stats import Difference, Flips, Interval
 from ftkit.types import GenerationSettings
 
-__all__ = ["BaseComparison", "EvalResult", "ExampleResult"]
+__all__ = ["BaseComparison", "ComparisonRow", "EvalResult", "ExampleResult"]
 
 
 class ExampleResult(BaseModel):
@@ -112,3 +114,37 @@ class EvalResult(BaseModel):
 
 
 BaseComparison.model_rebuild()
+
+
+class ComparisonRow(BaseModel):
+    """One line of the comparison table. Costs in USD; ``None`` means unknown (shown as "-")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    provider: str
+    hosting: str = Field(default="serverless", description="the provider's Hosting: self-hosted, serverless, deployment")
+    model: str | None = None
+    evaluated: bool
+    metrics: dict[str, Interval] = Field(default_factory=dict)
+    vs_baseline: dict[str, Difference] = Field(default_factory=dict)
+    training_cost_usd: float | None = None
+    training_cost_source: str | None = Field(default=None, description="'actual', 'estimate' or 'given'")
+    price: ServingPrice | None = None
+    deployment_price_per_hour: float | None = Field(
+        default=None, description="USD per hour a deployment serving this model costs while it exists"
+    )
+    deployment_cost_usd: float | None = Field(
+        default=None, description="what the deployments created to evaluate it cost"
+    )
+    prompt_tokens_per_example: float | None = None
+    completion_tokens_per_example: float | None = None
+    cost_per_1k_examples_usd: float | None = None
+    monthly_cost_usd: float | None = Field(default=None, description="serving cost at monthly_tokens")
+    breakeven_tokens_per_month: float | None = Field(
+        default=None, description="monthly tokens above which self-hosting is cheaper than this managed model"
+    )
+    latency_s_mean: float | None = None
+    latency_s_p50: float | None = None
+    loss_curve: list[tuple[int, float]] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from ftkit.data.counting import count_for_estimate
 from ftkit.estimation.catalog import availability_messages, load_catalog
-from ftkit.estimation.counting import count_for_estimate
 from ftkit.estimation.types import Estimate, TokenCount
 from ftkit.spec import JobSpec
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ftkit.data.counting import count_for_estimate
 from ftkit.estimation.catalog import Catalog, CatalogModel, Price, availability_messages, load_catalog
-from ftkit.estimation.counting import count_for_estimate
 from ftkit.estimation.types import Estimate, TokenCount
 from ftkit.spec import JobSpec
 

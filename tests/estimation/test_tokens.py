@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ftkit.estimation.counting import count_dataset
+from ftkit.data.counting import count_dataset
 from ftkit.estimation.tokens import token_counter
 
 # -- an independent implementation of the cookbook formula -------------------------------------------------
