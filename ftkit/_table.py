@@ -1,6 +1,7 @@
 """Tables that fit the terminal: whole values only, columns in priority order, long notes as footnotes.
 
-Every command prints its tables through :class:`FitTable`, so they all behave alike:
+Every command (and the evaluation report's terminal table) prints its tables through :class:`FitTable`, so
+they all behave alike:
 
 * at the console's width, the columns that fit *in full* are shown (by priority, in their declared order)
   and a line says which were left out; ``--wide`` shows every column (rich wraps them in a terminal);
@@ -23,7 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-__all__ = ["FitTable", "print_facts", "print_notes", "short_ids", "short_path", "show_model"]
+__all__ = ["FitTable", "note_lines", "print_facts", "print_hanging", "print_notes", "short_ids", "short_path", "show_model"]
 
 #: the gap between columns
 GAP = "  "
@@ -65,8 +66,23 @@ class FitTable:
 
     # -- rendering ---------------------------------------------------------------------------------------------
 
-    def render(self, console: Console, *, wide: bool = False) -> None:
+    #: show every column (wrapping in a terminal) instead of those that fit
+    wide: bool = False
+
+    def render(self, console: Console, *, wide: bool | None = None) -> None:
         """Print the table, the left-out columns and the footnotes on ``console``."""
+        for line in self.lines(console, wide=self.wide if wide is None else wide):
+            if isinstance(line, Text):
+                console.print(line, soft_wrap=True)  # already fits; never re-wrapped or cropped
+            else:
+                console.print(line)
+
+    def __rich_console__(self, console: Console, options: Any) -> Any:
+        # `console.print(table)` works too (the evaluation report's `.table()` is printed this way)
+        yield from self.lines(console, width=options.max_width, wide=self.wide)
+
+    def lines(self, console: Console, *, width: int | None = None, wide: bool = False) -> list[Any]:
+        """The rendered lines (rich ``Text``; a rich ``Table`` for ``wide`` in a terminal)."""
         numbers = self._number_notes()
         rows = [[*cells, Text(_ranges(sorted({numbers[n] for n in notes})))]
                 for cells, notes in zip(self.rows, self.row_notes, strict=True)]
@@ -75,20 +91,22 @@ class FitTable:
             columns.append(_Column("notes", 0, "left"))
         else:
             rows = [r[:-1] for r in rows]
-        width = console.width
+        width = width or console.width
         plain = not console.is_terminal
+        out: list[Any] = []
         if self.title:
-            _print_wrapped(console, self.title, width, style="bold")
+            out += _wrapped(self.title, width, style="bold")
+        left_out: list[str] = []
         if wide and not plain:
-            console.print(_rich_table(columns, rows))
-            left_out: list[str] = []
+            out.append(_rich_table(columns, rows))
         else:
             shown, left_out = _fit(columns, rows, None if wide else width)
-            _print_rows([columns[i] for i in shown], [[r[i] for i in shown] for r in rows], console, plain)
+            out += _row_lines([columns[i] for i in shown], [[r[i] for i in shown] for r in rows], plain)
         if left_out:
-            _print_wrapped(console, f"Left out to fit {width} columns: {', '.join(left_out)} (--wide shows them).",
-                           width, style="dim")
-        print_notes(console, list(numbers), start=1)
+            out += _wrapped(f"Left out to fit {width} columns: {', '.join(left_out)} (--wide shows them).",
+                            width, style="dim")
+        out += note_lines(list(numbers), width)
+        return out
 
     def _number_notes(self) -> dict[str, int]:
         numbers: dict[str, int] = {}
@@ -127,19 +145,36 @@ def print_facts(console: Console, facts: Sequence[tuple[str, Any]], *, indent: i
             console.print(line, soft_wrap=True)
 
 
-def print_notes(console: Console, notes: Sequence[str], *, start: int = 1) -> None:
-    """Numbered footnotes, wrapped at the console's width with a hanging indent (words are never cut)."""
+def note_lines(notes: Sequence[str], width: int, *, start: int = 1) -> list[Text]:
+    """Numbered footnotes, wrapped at ``width`` with a hanging indent (words are never cut)."""
+    lines = []
     for i, note in enumerate(notes, start):
         marker = f"[{i}] "
-        lines = textwrap.wrap(note, width=max(20, console.width), initial_indent=marker,
-                              subsequent_indent=" " * len(marker), break_long_words=False, break_on_hyphens=False)
-        for line in lines:
-            console.print(Text(line), soft_wrap=True)
+        lines += [Text(line) for line in textwrap.wrap(
+            note, width=max(20, width), initial_indent=marker, subsequent_indent=" " * len(marker),
+            break_long_words=False, break_on_hyphens=False)]
+    return lines
 
 
-def _print_wrapped(console: Console, text: str, width: int, style: str = "") -> None:
-    for line in textwrap.wrap(text, width=max(20, width), break_long_words=False, break_on_hyphens=False):
-        console.print(Text(line, style=style), soft_wrap=True)
+def print_notes(console: Console, notes: Sequence[str], *, start: int = 1) -> None:
+    """Print :func:`note_lines` at the console's width."""
+    for line in note_lines(notes, console.width, start=start):
+        console.print(line, soft_wrap=True)
+
+
+def print_hanging(console: Console, text: str, style: str = "") -> None:
+    """One line of a report, wrapped at the console's width under its own indent (plus two), words whole."""
+    indent = len(text) - len(text.lstrip(" "))
+    lines = textwrap.wrap(text.strip(), width=max(20, console.width - indent), break_long_words=False,
+                          break_on_hyphens=False) or [""]
+    for i, line in enumerate(lines):
+        lead = " " * (indent if i == 0 else indent + 2)
+        console.print(Text(lead + line, style=style), soft_wrap=True)
+
+
+def _wrapped(text: str, width: int, style: str = "") -> list[Text]:
+    return [Text(line, style=style)
+            for line in textwrap.wrap(text, width=max(20, width), break_long_words=False, break_on_hyphens=False)]
 
 
 def _text(value: Any) -> Text:
@@ -164,7 +199,7 @@ def _fit(columns: list[_Column], rows: list[list[Text]], width: int | None) -> t
     return sorted(chosen), [c.header for i, c in enumerate(columns) if i not in chosen]
 
 
-def _print_rows(columns: list[_Column], rows: list[list[Text]], console: Console, plain: bool) -> None:
+def _row_lines(columns: list[_Column], rows: list[list[Text]], plain: bool) -> list[Text]:
     widths = [max([Text(c.header).cell_len, *(r[i].cell_len for r in rows)]) for i, c in enumerate(columns)]
 
     def line(cells: list[Text], style: str = "") -> Text:
@@ -173,21 +208,19 @@ def _print_rows(columns: list[_Column], rows: list[list[Text]], console: Console
             pad = " " * (w - cell.cell_len)
             if i:
                 out.append(GAP)
-            last = i == len(cells) - 1
             if col.justify == "right":
                 out.append(pad)
                 out.append_text(cell)
             else:
                 out.append_text(cell)
-                if not last:
+                if i < len(cells) - 1:
                     out.append(pad)
         return out
 
-    console.print(line([Text(c.header) for c in columns], style="" if plain else "bold"), soft_wrap=True)
+    lines = [line([Text(c.header) for c in columns], style="" if plain else "bold")]
     if not plain:
-        console.print(Text(GAP.join("─" * w for w in widths), style="dim"), soft_wrap=True)
-    for row in rows:
-        console.print(line(row), soft_wrap=True)
+        lines.append(Text(GAP.join("─" * w for w in widths), style="dim"))
+    return lines + [line(row) for row in rows]
 
 
 def _rich_table(columns: list[_Column], rows: list[list[Text]]) -> Any:

@@ -1,9 +1,9 @@
 """``ftkit validate``, ``ftkit convert``, ``ftkit split`` and ``ftkit dedup``: datasets before they cost money.
 
     ftkit validate train.jsonl --provider openai --model gpt-4o-mini --validation val.jsonl
-    ftkit convert alpaca.jsonl --to openai -o train.openai.jsonl
-    ftkit split all.jsonl --train 0.8 --validation 0.1 --test 0.1 --seed 0 --stratify -o splits/
-    ftkit dedup train.jsonl -o train.dedup.jsonl
+    ftkit convert alpaca.jsonl --to openai --out train.openai.jsonl
+    ftkit split all.jsonl --train 0.8 --validation 0.1 --test 0.1 --seed 0 --stratify --out splits/
+    ftkit dedup train.jsonl --out train.dedup.jsonl
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from ftkit.cli._output import console, error_console, print_json
+from ftkit.data._report_text import DEFAULT_PER_CODE
 
 if TYPE_CHECKING:
     from ftkit.data.prepare import Removed
@@ -34,7 +35,9 @@ def _validate(
     validation: Path | None = typer.Option(None, "--validation", help="Validation file (checked, and for leakage)."),
     test: Path | None = typer.Option(None, "--test", help="Test file (checked, and for leakage)."),
     tokenizer: Path | None = typer.Option(None, "--tokenizer", help="Local tokenizer directory to count with."),
-    max_issues: int | None = typer.Option(None, "--max-issues", min=0, help="List at most N issues."),
+    max_issues: int | None = typer.Option(
+        None, "--max-issues", min=0,
+        help="List at most N issues per code (default 5); with --json, at most N in all (default every one)."),
     threshold: float = _THRESHOLD,
     workers: int | None = typer.Option(None, "--workers", min=1, help="Processes (default: every core)."),
     as_json: bool = _JSON,
@@ -48,7 +51,8 @@ def _validate(
     report = _with_progress(
         lambda progress: validate(
             file, provider=provider, model=model, method=method, max_seq_length=max_seq_length,
-            validation=validation, test=test, max_issues=max_issues, near_duplicate_threshold=threshold,
+            validation=validation, test=test, max_issues=max_issues if as_json else None,
+            near_duplicate_threshold=threshold,
             tokenizer=tokenizer, workers=workers, progress=progress,
         ),
         quiet=as_json,
@@ -57,77 +61,47 @@ def _validate(
         data = report.to_json_dict()
         data["issue_counts"] = report.issue_counts
         data["omitted_issues"] = report.omitted_issues
+        data["clustered_lines"] = report.clustered_lines
         data["files"] = {k: v.model_dump(mode="json") for k, v in report.files.items()}
         print_json(data)
     else:
-        _print_report(report, file)
+        _print_report(report, file, per_code=DEFAULT_PER_CODE if max_issues is None else max_issues)
     raise typer.Exit(0 if report.ok else 1)
 
 
 def _with_progress(work, quiet: bool):  # type: ignore[no-untyped-def]
-    """Run ``work(progress)`` with a progress bar on stderr (none when quiet or not a terminal)."""
-    err = error_console()
-    if quiet or not err.is_terminal:
+    """Run ``work(progress)`` with its progress (bytes read) on stderr, through the CLI's one progress renderer
+    (shown on a terminal or with ``ftkit --progress``; ``quiet`` is kept for callers, stderr never mixes
+    with ``--json`` stdout)."""
+    from ftkit.cli._progress import adapt_counts, enabled, showing_progress
+
+    if not enabled():
         return work(None)
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                  console=err, transient=True) as bar:
-        task = bar.add_task("validating", total=None)
-        return work(lambda done, total: bar.update(task, completed=done, total=total))
+    with showing_progress():
+        return work(adapt_counts("validating", "bytes"))
 
 
-def _print_report(report: ValidationReport, file: Path) -> None:
-    from rich.markup import escape
-    from rich.table import Table
+def _print_report(report: ValidationReport, file: Path, *, per_code: int) -> None:
+    """Statistics, a summary per code, then the first ``per_code`` entries of each code (styled on a terminal,
+    plain text when piped)."""
+    from rich.text import Text
+
+    from ftkit._table import print_hanging, short_path
+    from ftkit.data._report_text import render
 
     out = console()
-    stats = report.stats
-    table = Table(title=f"{file}", show_header=False, title_justify="left")
-    table.add_row("examples", f"{stats.examples:,}" + (f" ({stats.format})" if stats.format else ""))
-    if stats.messages_per_example:
-        m = stats.messages_per_example
-        table.add_row("messages / example", f"min {m['min']:.0f}, mean {m['mean']}, max {m['max']:.0f}")
-    if stats.tokens_per_example:
-        t = stats.tokens_per_example
-        table.add_row("tokens / example", f"min {t['min']:.0f}, mean {t['mean']:.0f}, p50 {t['p50']:.0f}, "
-                                          f"p95 {t['p95']:.0f}, max {t['max']:.0f}")
-        table.add_row("tokens", f"{stats.total_tokens:,} total, {stats.trained_tokens:,} trained")
-        table.add_row("tokenizer", escape(stats.tokenizer or ""))
-    if stats.labels:
-        table.add_row("labels", escape(", ".join(f"{k}: {v}" for k, v in list(stats.labels.items())[:12])))
-    for role, other in report.files.items():
-        table.add_row(role, f"{other.examples:,} examples")
-    out.print(table)
-    for issue in report.issues:
-        colour = "red" if issue.severity == "error" else "yellow"
-        where = f"{issue.file}:" if issue.file else ""
-        where += f"{issue.line}: " if issue.line is not None else ""
-        field = f"{issue.path}: " if issue.path else ""
-        shown = issue.related_lines if len(issue.related_lines) > 1 else []  # one line is named in the message
-        related = f" (lines {', '.join(map(str, shown))})" if shown else ""
-        out.print(f"{escape(where)}[{colour}]{issue.severity}[/] [bold]{issue.code}[/] "
-                  f"{escape(field + issue.message + related)}")
-        if issue.hint:
-            out.print(f"    [dim]{escape(issue.hint)}[/]")
-    if report.omitted_issues:
-        out.print(f"... {report.omitted_issues:,} more issue(s) not listed (--max-issues)")
-    errors = sum(n for code, n in report.issue_counts.items() if _severity(code) == "error")
-    warnings = sum(report.issue_counts.values()) - errors
-    verdict = "[green]ok[/]" if report.ok else "[red]has errors[/]"
-    out.print(f"{verdict}: {errors} error(s), {warnings} warning(s)")
-
-
-def _severity(code: str) -> str:
-    from ftkit.data.codes import CODES
-
-    return CODES[code].severity if code in CODES else "error"
+    for style, text in render(report, short_path(file), per_code=per_code):
+        if out.is_terminal:  # wrapped at the width under its own indent, never mid-word
+            print_hanging(out, text, style)
+        else:  # piped: one entry per line, for grep
+            out.print(Text(text), soft_wrap=True)
 
 
 def _convert(
     file: Path = typer.Argument(..., help="JSONL file to convert."),
-    target: str = typer.Option(..., "--to", help="openai, together, trl or chat."),
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write the converted JSONL."),
+    target: str = typer.Option(..., "--to", help="A provider name (its upload format) or a format: chat, trl, "
+                               "messages, messages_or_completion."),
+    out: Path = typer.Option(..., "--out", help="Where to write the converted JSONL."),
     method: str | None = typer.Option(None, "--method", help="sft or dpo: make sure the rows fit the method."),
 ) -> None:
     """Convert a dataset to the format a provider accepts."""
@@ -154,7 +128,7 @@ def _print_removed(removed: list[Removed]) -> None:
 
 def _split(
     file: Path = typer.Argument(..., help="JSONL file to split."),
-    out: Path = typer.Option(Path("."), "--out", "-o", help="Directory for train/validation/test.jsonl."),
+    out: Path = typer.Option(Path("."), "--out", help="Directory for train/validation/test.jsonl."),
     train: float = typer.Option(0.8, "--train", min=0.0, max=1.0),
     validation: float = typer.Option(0.1, "--validation", min=0.0, max=1.0),
     test: float = typer.Option(0.1, "--test", min=0.0, max=1.0),
@@ -179,7 +153,7 @@ def _split(
 
 def _dedup(
     file: Path = typer.Argument(..., help="JSONL file to deduplicate."),
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write the deduplicated JSONL."),
+    out: Path = typer.Option(..., "--out", help="Where to write the deduplicated JSONL."),
     threshold: float = _THRESHOLD,
     exact_only: bool = typer.Option(False, "--exact-only", help="Remove exact duplicates only."),
     as_json: bool = _JSON,

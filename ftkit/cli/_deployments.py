@@ -26,7 +26,7 @@ def list_command(
     """Deployments from the job store (no provider calls), newest first."""
     from rich.text import Text
 
-    from ftkit.cli._table import FitTable, short_ids
+    from ftkit._table import FitTable, short_ids
     from ftkit.deployment import list_deployments
 
     found = list_deployments(provider=provider, active_only=not all_)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ftkit._table import FitTable, print_facts, show_model
 from ftkit.cli._output import WIDE, console, print_json
-from ftkit.cli._table import FitTable, print_facts, show_model
 
 if TYPE_CHECKING:
     from ftkit.estimation.compare import Breakeven
@@ -199,7 +199,7 @@ def plan_table(estimates: list[Estimate]) -> FitTable:
 
 
 def _print_breakeven(b: Breakeven) -> None:
-    from ftkit.cli._table import print_notes
+    from ftkit._table import print_notes
 
     out = console()
     crossing = f"{b.breakeven_tokens_per_month:,.0f} tokens/month" if b.breakeven_tokens_per_month else "never on one GPU"

@@ -9,12 +9,13 @@ from typing import Any
 
 import typer
 
-from ftkit.cli._output import console, error_console, print_json
+from ftkit._table import print_notes, short_path
+from ftkit.cli._output import WIDE, console, error_console, print_json
 
 JSON = typer.Option(False, "--json", help="Print only JSON to stdout.")
 TEST = typer.Option(..., "--test", "-t", help="Held-out JSONL (chat, completion, instruction or label format).")
 METRICS = typer.Option(
-    None, "--metric", "-m",
+    None, "--metric",
     help="Metric name (repeatable): exact_match, contains, accuracy, macro_f1, rouge_l, chrf, json_valid, "
     "perplexity, latency, tokens. Default: exact_match.",
 )
@@ -48,22 +49,12 @@ def _metrics(names: list[str] | None, normalize: str | None, json_schema: Path |
 
 
 @contextmanager
-def progress_bar(enabled: bool) -> Iterator[Any]:
-    """A rich progress bar on stderr; yields the ``progress(done, total, what)`` callback."""
-    if not enabled:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def evaluation_progress() -> Iterator[Any]:
+    """Progress of predictions (examples done per model) on stderr; yields the evaluation's callback."""
+    from ftkit.cli._progress import adapt_evaluation, showing_progress
 
-    tasks: dict[str, Any] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=error_console(), transient=True) as bar:
-        def update(done: int, total: int, what: str) -> None:
-            if what not in tasks:
-                tasks[what] = bar.add_task(f"predicting with {what}", total=total)
-            bar.update(tasks[what], completed=done, total=total)
-
-        yield update
+    with showing_progress():
+        yield adapt_evaluation()
 
 
 def _print_regression(result: Any) -> None:
@@ -82,102 +73,108 @@ def _print_regression(result: Any) -> None:
             console().print(f"  {name}: {fmt_interval(interval)}")
 
 
+def eval_command(
+    model: str = typer.Argument(..., help="Job id, model/adapter directory, or openai:<model> / together:<model>."),
+    test: Path = TEST,
+    base: str | None = typer.Option(None, "--base", help="Compare with this model; 'auto' uses the model's base."),
+    metric: list[str] | None = METRICS,
+    normalize: str | None = NORMALIZE,
+    json_schema: Path | None = JSON_SCHEMA,
+    judge: str | None = JUDGE,
+    rubric: Path | None = RUBRIC,
+    regression: bool = typer.Option(False, "--regression", help="Also run the bundled general-instruction set."),
+    limit: int | None = LIMIT,
+    max_new_tokens: int = MAX_NEW,
+    batch_size: int = BATCH,
+    concurrency: int = CONCURRENCY,
+    rpm: int | None = RPM,
+    no_cache: bool = NO_CACHE,
+    out: Path | None = typer.Option(None, "--out", help="Also save the full result (JSON) here."),
+    wide: bool = WIDE,
+    json_out: bool = JSON,
+) -> None:
+    """Evaluate a model (and optionally its base) on a held-out set, with bootstrap intervals."""
+    from ftkit.evaluation import evaluate
+    from ftkit.evaluation.report_table import eval_table
+
+    with evaluation_progress() as progress:
+        result = evaluate(
+            model, test, metrics=_metrics(metric, normalize, json_schema, judge, rubric),
+            base=True if base == "auto" else base, regression=regression, limit=limit, cache=not no_cache,
+            progress=progress, max_new_tokens=max_new_tokens, batch_size=batch_size, concurrency=concurrency,
+            requests_per_minute=rpm,
+        )
+    if out:
+        result.save(out)
+    if json_out:
+        print_json(result)
+        return
+    out_console = console()
+    eval_table(result).render(out_console, wide=wide)
+    if result.comparison and result.comparison.flips:
+        flips = result.comparison.flips
+        out_console.print(f"{flips.metric}: {len(flips.fixed)} fixed, {len(flips.broken)} broken, "
+                          f"{flips.unchanged} unchanged against the base.")
+    _print_regression(result)
+    out_console.print(f"{result.generated} predictions generated, {result.cached} from the cache.", style="dim",
+                      markup=False)
+    print_notes(out_console, result.notes)
+
+
+def compare_command(
+    candidates: list[str] = typer.Argument(..., help="Models to compare (first evaluated one is the baseline)."),
+    test: Path = TEST,
+    metric: list[str] | None = METRICS,
+    normalize: str | None = NORMALIZE,
+    json_schema: Path | None = JSON_SCHEMA,
+    monthly_tokens: float | None = typer.Option(None, "--monthly-tokens", help="Expected tokens per month."),
+    limit: int | None = LIMIT,
+    max_new_tokens: int = MAX_NEW,
+    batch_size: int = BATCH,
+    concurrency: int = CONCURRENCY,
+    rpm: int | None = RPM,
+    no_cache: bool = NO_CACHE,
+    out: Path | None = typer.Option(None, "--out", help="Write report.html and report.json into this folder."),
+    wide: bool = WIDE,
+    json_out: bool = JSON,
+) -> None:
+    """Quality, training cost, serving cost, latency and break-even of several models, in one table."""
+    from ftkit.evaluation import compare
+
+    with evaluation_progress() as progress:
+        report = compare(
+            candidates, test=test, metrics=_metrics(metric, normalize, json_schema, None, None),
+            monthly_tokens=monthly_tokens, limit=limit, cache=not no_cache, progress=progress,
+            max_new_tokens=max_new_tokens, batch_size=batch_size, concurrency=concurrency,
+            requests_per_minute=rpm,
+        )
+    if out:
+        report.save_json(out / "report.json")
+        report.save_html(out / "report.html")
+    if json_out:
+        print_json(report)
+        return
+    report.table().render(console(), wide=wide)
+    if out:
+        console().print(f"Report: {short_path(out / 'report.html')}", markup=False, soft_wrap=True)
+
+
+def demo_command(
+    quick: bool = typer.Option(False, "--quick", help="A shorter run (fewer steps and examples), for CI."),
+    out: Path | None = typer.Option(None, "--out", help="Where to write the report (default: ./ftkit-demo)."),
+    json_out: bool = JSON,
+) -> None:
+    """Run the whole product offline: data, validation, plan, local LoRA fine-tune, evaluation, report."""
+    from ftkit.demo import run_demo
+
+    summary = run_demo(out_dir=out, quick=quick, show=not json_out)
+    if json_out:
+        print_json(summary)
+    if not summary.fine_tune_wins:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("eval")
-    def eval_command(
-        model: str = typer.Argument(..., help="Job id, model/adapter directory, or openai:<model> / together:<model>."),
-        test: Path = TEST,
-        base: str | None = typer.Option(None, "--base", help="Compare with this model; 'auto' uses the model's base."),
-        metric: list[str] | None = METRICS,
-        normalize: str | None = NORMALIZE,
-        json_schema: Path | None = JSON_SCHEMA,
-        judge: str | None = JUDGE,
-        rubric: Path | None = RUBRIC,
-        regression: bool = typer.Option(False, "--regression", help="Also run the bundled general-instruction set."),
-        limit: int | None = LIMIT,
-        max_new_tokens: int = MAX_NEW,
-        batch_size: int = BATCH,
-        concurrency: int = CONCURRENCY,
-        rpm: int | None = RPM,
-        no_cache: bool = NO_CACHE,
-        out: Path | None = typer.Option(None, "--out", help="Also save the full result (JSON) here."),
-        json_out: bool = JSON,
-    ) -> None:
-        """Evaluate a model (and optionally its base) on a held-out set, with bootstrap intervals."""
-        from ftkit.evaluation import evaluate
-        from ftkit.evaluation.report_table import eval_table
-
-        with progress_bar(not json_out) as progress:
-            result = evaluate(
-                model, test, metrics=_metrics(metric, normalize, json_schema, judge, rubric),
-                base=True if base == "auto" else base, regression=regression, limit=limit, cache=not no_cache,
-                progress=progress, max_new_tokens=max_new_tokens, batch_size=batch_size, concurrency=concurrency,
-                requests_per_minute=rpm,
-            )
-        if out:
-            result.save(out)
-        if json_out:
-            print_json(result)
-            return
-        out_console = console()
-        out_console.print(eval_table(result))
-        if result.comparison and result.comparison.flips:
-            flips = result.comparison.flips
-            out_console.print(f"{flips.metric}: {len(flips.fixed)} fixed, {len(flips.broken)} broken, "
-                              f"{flips.unchanged} unchanged against the base.")
-        _print_regression(result)
-        out_console.print(f"[dim]{result.generated} predictions generated, {result.cached} from the cache.[/]")
-        for note in result.notes:
-            out_console.print(f"[dim]{note}[/]")
-
-    @app.command("compare")
-    def compare_command(
-        candidates: list[str] = typer.Argument(..., help="Models to compare (first evaluated one is the baseline)."),
-        test: Path = TEST,
-        metric: list[str] | None = METRICS,
-        normalize: str | None = NORMALIZE,
-        json_schema: Path | None = JSON_SCHEMA,
-        monthly_tokens: float | None = typer.Option(None, "--monthly-tokens", help="Expected tokens per month."),
-        limit: int | None = LIMIT,
-        max_new_tokens: int = MAX_NEW,
-        batch_size: int = BATCH,
-        concurrency: int = CONCURRENCY,
-        rpm: int | None = RPM,
-        no_cache: bool = NO_CACHE,
-        out: Path | None = typer.Option(None, "--out", help="Write report.html and report.json into this folder."),
-        json_out: bool = JSON,
-    ) -> None:
-        """Quality, training cost, serving cost, latency and break-even of several models, in one table."""
-        from ftkit.evaluation import compare
-
-        with progress_bar(not json_out) as progress:
-            report = compare(
-                candidates, test=test, metrics=_metrics(metric, normalize, json_schema, None, None),
-                monthly_tokens=monthly_tokens, limit=limit, cache=not no_cache, progress=progress,
-                max_new_tokens=max_new_tokens, batch_size=batch_size, concurrency=concurrency,
-                requests_per_minute=rpm,
-            )
-        if out:
-            report.save_json(out / "report.json")
-            report.save_html(out / "report.html")
-        if json_out:
-            print_json(report)
-            return
-        console().print(report.table())
-        if out:
-            console().print(f"Report: {(out / 'report.html').resolve()}")
-
-    @app.command("demo")
-    def demo_command(
-        quick: bool = typer.Option(False, "--quick", help="A shorter run (fewer steps and examples), for CI."),
-        out: Path | None = typer.Option(None, "--out", help="Where to write the report (default: ./ftkit-demo)."),
-        json_out: bool = JSON,
-    ) -> None:
-        """Run the whole product offline: data, validation, plan, local LoRA fine-tune, evaluation, report."""
-        from ftkit.demo import run_demo
-
-        summary = run_demo(out_dir=out, quick=quick, show=not json_out)
-        if json_out:
-            print_json(summary)
-        if not summary.fine_tune_wins:
-            raise typer.Exit(1)
+    app.command("eval")(eval_command)
+    app.command("compare")(compare_command)
+    app.command("demo")(demo_command)

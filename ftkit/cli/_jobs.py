@@ -1,10 +1,14 @@
-"""``ftkit jobs list|show|events|wait|cancel``: follow any job from the store, from any shell."""
+"""``ftkit jobs list|show|events|wait|cancel|resume``: follow any job from the store, from any shell.
+
+Ids are shown by their shortest unique prefix (as git shows commits); every command takes such a prefix.
+"""
 
 from __future__ import annotations
 
 import typer
 
-from ftkit.cli._output import console, error_console, print_json, styled_state
+from ftkit._table import FitTable, print_facts, short_ids, show_model
+from ftkit.cli._output import WIDE, console, error_console, print_error, print_json, styled_state
 from ftkit.errors import JobCancelledError, JobFailedError
 from ftkit.types import JobEvent
 
@@ -21,35 +25,37 @@ def _attach(job_id: str, api_key: str | None, base_url: str | None):
     return FineTuneJob.attach(job_id, api_key=api_key, base_url=base_url)
 
 
-@jobs_app.command("list")
 def list_jobs(
     provider: str | None = typer.Option(None, "--provider", "-p", help="Only this provider's jobs."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many, newest first."),
+    wide: bool = WIDE,
     json_out: bool = JSON,
 ) -> None:
     """Recent jobs from the local job store (no provider calls)."""
-    from rich.table import Column, Table
-
     from ftkit.job import FineTuneJob
+    from ftkit.store import JobStore
 
     statuses = FineTuneJob.list(provider=provider, limit=limit)
     if json_out:
         print_json([s.model_dump(mode="json") for s in statuses])
         return
     if not statuses:
-        console().print("No jobs yet. Start one with `ftkit train job.yaml`.")
+        console().print("No jobs yet. Start one with `ftkit train job.yaml`.", markup=False)
         return
-    # ids are what users copy: never cut them
-    table = Table(Column("job id", no_wrap=True), "provider", "state", "provider status", "step", "created",
-                  Column("model", overflow="fold"))
+    ids = short_ids([s.job_id for s in statuses], [r.id for r in JobStore().list_jobs(limit=1_000_000)])
+    table = FitTable()
+    for header, priority, justify in [("id", 0, "left"), ("provider", 0, "left"), ("state", 0, "left"),
+                                      ("model", 1, "left"), ("step", 2, "right"), ("created", 3, "left"),
+                                      ("provider status", 4, "left")]:
+        table.column(header, priority=priority, justify=justify)
     for s in statuses:
-        step = f"{s.step}/{s.total_steps}" if s.step is not None and s.total_steps else ""
-        created = f"{s.created_at:%Y-%m-%d %H:%M}" if s.created_at else ""
-        table.add_row(s.job_id, s.provider, styled_state(s.state.value), s.raw_status, step, created, s.model_id or "")
-    console().print(table)
+        step = f"{s.step}/{s.total_steps}" if s.step is not None and s.total_steps else "-"
+        created = f"{s.created_at:%Y-%m-%d %H:%M}" if s.created_at else "-"
+        table.add_row(ids[s.job_id], s.provider, styled_state(s.state.value), show_model(s.model_id, 32), step,
+                      created, s.raw_status or "-", notes=[f"{ids[s.job_id]}: {s.error}"] if s.error else ())
+    table.render(console(), wide=wide)
 
 
-@jobs_app.command("show")
 def show(
     job_id: str = typer.Argument(..., help="Job id or a unique prefix."),
     json_out: bool = JSON,
@@ -57,6 +63,8 @@ def show(
     base_url: str | None = BASE_URL,
 ) -> None:
     """Current status of a job (asks the provider unless it already ended)."""
+    from rich.text import Text
+
     job = _attach(job_id, api_key, base_url)
     status = job.status()
     record = job.record
@@ -65,22 +73,20 @@ def show(
                     "actual": record.actual})
         return
     out = console()
-    out.print(f"[bold]{status.job_id}[/]  {styled_state(status.state.value)}  ({status.provider}: {status.raw_status})")
-    for label, value in [
-        ("model", record.spec.get("model")),
+    out.print(Text.assemble((status.job_id, "bold"), "  ", styled_state(status.state.value),
+                            f"  ({status.provider}: {status.raw_status})"), soft_wrap=False)
+    print_facts(out, [
+        ("model", show_model(record.spec.get("model"))),
         ("remote id", status.remote_id),
         ("progress", f"{status.step}/{status.total_steps}" if status.total_steps else None),
-        ("trained model", status.model_id),
-        ("trained tokens", status.trained_tokens),
+        ("trained model", show_model(status.model_id) if status.model_id else None),
+        ("trained tokens", f"{status.trained_tokens:,}" if status.trained_tokens is not None else None),
         ("estimated cost", _money((record.estimate or {}).get("cost_usd"))),
         ("reported cost", _money(status.cost_usd)),
         ("error", status.error),
-    ]:
-        if value not in (None, ""):
-            out.print(f"  {label:<15} {value}")
+    ], indent=2)
 
 
-@jobs_app.command("events")
 def events(
     job_id: str = typer.Argument(..., help="Job id or a unique prefix."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the job ends."),
@@ -94,7 +100,6 @@ def events(
         _print_event(event, json_out)
 
 
-@jobs_app.command("wait")
 def wait(
     job_id: str = typer.Argument(..., help="Job id or a unique prefix."),
     timeout: float | None = typer.Option(None, "--timeout", help="Give up waiting after this many seconds."),
@@ -107,7 +112,6 @@ def wait(
     follow_to_end(job, json_out=json_out, timeout=timeout)
 
 
-@jobs_app.command("cancel")
 def cancel(
     job_id: str = typer.Argument(..., help="Job id or a unique prefix."),
     json_out: bool = JSON,
@@ -119,39 +123,81 @@ def cancel(
     if json_out:
         print_json(status)
     else:
-        console().print(f"{status.job_id}: {styled_state(status.state.value)} ({status.raw_status})")
+        _print_state(status)
+
+
+def pause(
+    job_id: str = typer.Argument(..., help="Job id or a unique prefix."),
+    json_out: bool = JSON,
+    api_key: str | None = API_KEY,
+    base_url: str | None = BASE_URL,
+) -> None:
+    """Pause a running job where the provider allows it; `ftkit jobs resume` continues it."""
+    status = _attach(job_id, api_key, base_url).pause()
+    if json_out:
+        print_json(status)
+    else:
+        _print_state(status)
+
+
+def resume(
+    job_id: str = typer.Argument(..., help="Job id or a unique prefix."),
+    detach: bool = typer.Option(False, "--detach", "-d", help="Resume and return; follow with `ftkit jobs wait`."),
+    json_out: bool = JSON,
+    api_key: str | None = API_KEY,
+    base_url: str | None = BASE_URL,
+) -> None:
+    """Continue a stopped or paused job (local jobs from their last checkpoint), then follow it."""
+    job = _attach(job_id, api_key, base_url)
+    status = job.resume()
+    if detach:
+        if json_out:
+            print_json(status)
+        else:
+            _print_state(status)
+        return
+    follow_to_end(job, json_out=json_out)
+
+
+def _print_state(status) -> None:  # type: ignore[no-untyped-def]
+    from rich.text import Text
+
+    console().print(Text.assemble(f"{status.job_id}: ", styled_state(status.state.value), f" ({status.raw_status})"))
 
 
 def follow_to_end(job, *, json_out: bool, timeout: float | None = None) -> None:
-    """Wait for ``job`` showing a progress bar and its events; shared by ``train`` and ``jobs wait``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """Wait for ``job`` with its progress (steps, loss, tokens/s, time left) and events on stderr; shared by
+    ``train``, ``jobs wait`` and ``jobs resume``."""
+    from ftkit._progress import report
+    from ftkit.cli._progress import showing_progress
 
     err = error_console()
-    progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True, disable=json_out or not err.is_terminal,
-    )
-    task = progress.add_task(job.id, total=None)
+    task = f"training {job.id}"
+    last: dict[str, float] = {}
 
     def on_event(event: JobEvent) -> None:
-        if event.total_steps:
-            progress.update(task, total=event.total_steps, completed=event.step or 0)
+        last.update({k: v for k, v in event.metrics.items() if k in ("loss", "train_loss", "tokens_per_s")})
+        if event.step is not None:
+            report(task, event.step, event.total_steps, unit="steps", loss=last.get("loss", last.get("train_loss")),
+                   tokens_per_s=event.metrics.get("train_tokens_per_second") or last.get("tokens_per_s"))
         if not json_out:
-            progress.console.print(str(event), highlight=False, markup=False)
+            err.print(str(event), highlight=False, markup=False, soft_wrap=True)
 
     try:
-        with progress:
+        with showing_progress():
             model = job.wait(timeout=timeout, on_event=on_event)
     except (JobFailedError, JobCancelledError) as e:
         if json_out:
             print_json({"status": e.status.model_dump(mode="json"), "model": None})
         else:
-            err.print(f"[bold red]{e}[/]", highlight=False, markup=False)
+            print_error(e)
         raise typer.Exit(1) from None
     if json_out:
         print_json({"status": job.status().model_dump(mode="json"), "model": model.model_dump(mode="json")})
     else:
-        console().print(f"[green]succeeded[/]: {job.id} -> {model.model_id}")
+        from rich.text import Text
+
+        console().print(Text.assemble(("succeeded", "green"), f": {job.id} -> {show_model(model.model_id)}"))
 
 
 def _print_event(event: JobEvent, json_out: bool) -> None:
@@ -166,4 +212,7 @@ def _money(value: float | None) -> str | None:
 
 
 def register(app: typer.Typer) -> None:
+    for name, command in (("list", list_jobs), ("show", show), ("events", events), ("wait", wait),
+                          ("cancel", cancel), ("pause", pause), ("resume", resume)):
+        jobs_app.command(name)(command)
     app.add_typer(jobs_app, name="jobs")

@@ -43,7 +43,7 @@ def _fresh(out: Path) -> Path:
 
 
 def _done(verb: str, path: Path, model: TrainedModel, json_out: bool) -> None:
-    from ftkit.cli._table import short_path
+    from ftkit._table import short_path
 
     if json_out:
         print_json({"model": model.model_dump(mode="json"), "path": str(path)})

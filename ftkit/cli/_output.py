@@ -105,5 +105,5 @@ STATE_STYLE = {
 }
 
 
-def styled_state(state: str) -> str:
-    return f"[{STATE_STYLE.get(state, 'white')}]{state}[/]"
+def styled_state(state: str) -> Text:
+    return Text(state, style=STATE_STYLE.get(state, ""))

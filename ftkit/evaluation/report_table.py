@@ -72,52 +72,82 @@ def price_cell(row: ComparisonRow) -> str:
     return f"{fmt_usd(row.price.input_per_1m)} / {fmt_usd(row.price.output_per_1m)}"
 
 
+def _value(interval: Interval | None) -> str:
+    return DASH if interval is None or interval.value is None else f"{interval.value:.3f}"
+
+
+def _bounds(low: float | None, high: float | None, sign: str = "") -> str:
+    return DASH if low is None or high is None else f"[{low:{sign}.3f}, {high:{sign}.3f}]"
+
+
+def _interval_bounds(interval: Interval | None) -> str:
+    return DASH if interval is None else _bounds(interval.low, interval.high)
+
+
 def comparison_table(report: ComparisonReport) -> Any:
-    """A rich Table: one row per candidate, quality with intervals, then cost and speed."""
-    from rich.table import Table
+    """One row per candidate: quality first, then cost and speed; confidence intervals and the rows' notes
+    are shown as far as the terminal allows (an ``ftkit._table.FitTable``, printable with rich)."""
+    from ftkit._table import FitTable, short_path
 
     primary = report.metrics[0] if report.metrics else None
-    table = Table(title=f"ftkit compare: {report.n_examples} examples from {report.test}", show_lines=False)
-    table.add_column("candidate", style="bold")
+    table = FitTable(title=f"ftkit compare: {report.n_examples} examples from {short_path(report.test)}",
+                     notes=list(report.notes))
+    table.column("candidate")
     for metric in report.metrics:
-        table.add_column(f"{metric} [95% CI]", justify="right")
+        table.column(metric, justify="right")
     if primary:
-        table.add_column(f"Δ {primary} vs baseline", justify="right")
-    for name in ("training", "$/1M in / out", "$/1k examples", "latency p50", "break-even tokens/mo"):
-        table.add_column(name, justify="right")
+        table.column(f"Δ {primary}", priority=1, justify="right")
+    table.column("training", priority=2, justify="right")
+    for metric in report.metrics:
+        table.column(f"{metric} 95% CI", priority=3, justify="right")
+    if primary:
+        table.column(f"Δ {primary} 95% CI", priority=4, justify="right")
+    for name, priority in (("$/1M in / out", 5), ("$/1k examples", 6), ("latency p50", 7),
+                           ("break-even tokens/mo", 8)):
+        table.column(name, priority=priority, justify="right")
     for row in report.rows:
-        cells = [row.name + ("" if row.evaluated else " (not evaluated)")]
-        cells += [fmt_interval(row.metrics.get(m)) for m in report.metrics]
-        if primary:
-            cells.append(fmt_diff(row.vs_baseline.get(primary)) if row.vs_baseline else ("baseline" if row.name == report.baseline else DASH))
-        cells += [
-            training_cell(row), price_cell(row), fmt_usd(row.cost_per_1k_examples_usd),
-            fmt_seconds(row.latency_s_p50), fmt_tokens(row.breakeven_tokens_per_month),
-        ]
-        table.add_row(*cells)
+        diff = row.vs_baseline.get(primary) if primary and row.vs_baseline else None
+        if diff is not None:
+            delta, delta_ci = (DASH if diff.diff is None else f"{diff.diff:+.3f}"), _bounds(diff.low, diff.high, "+")
+        else:
+            delta, delta_ci = ("baseline" if row.name == report.baseline else DASH), DASH
+        cells = [row.name, *(_value(row.metrics.get(m)) for m in report.metrics)]
+        cells += [delta] if primary else []
+        cells.append(training_cell(row))
+        cells += [_interval_bounds(row.metrics.get(m)) for m in report.metrics]
+        cells += [delta_ci] if primary else []
+        cells += [price_cell(row), fmt_usd(row.cost_per_1k_examples_usd), fmt_seconds(row.latency_s_p50),
+                  fmt_tokens(row.breakeven_tokens_per_month)]
+        notes = ([] if row.evaluated else [f"{row.name}: not evaluated here (costs only)"]) + [
+            f"{row.name}: {note}" for note in row.notes]
+        table.add_row(*cells, notes=notes)
     return table
 
 
 def eval_table(result: EvalResult) -> Any:
-    """A rich Table of one evaluation, with the base and the difference when there is one."""
-    from rich.table import Table
+    """One evaluation, with the base and the difference when there is one (an ``ftkit._table.FitTable``)."""
+    from ftkit._table import FitTable, short_path
 
     comparison = result.comparison
-    table = Table(title=f"{result.model} on {result.n} examples ({result.test})")
-    table.add_column("metric", style="bold")
+    table = FitTable(title=f"{result.model} on {result.n} examples ({short_path(str(result.test))})")
+    table.column("metric")
+    table.column("model", justify="right")
     if comparison:
-        table.add_column(f"base ({comparison.base.model})", justify="right")
-    table.add_column("model [95% CI]", justify="right")
+        table.column(f"base ({comparison.base.model})", priority=1, justify="right")
+        table.column("difference", priority=1, justify="right")
+        table.column("verdict", priority=1)
+    table.column("model 95% CI", priority=2, justify="right")
     if comparison:
-        table.add_column("difference [95% CI]", justify="right")
-        table.add_column("verdict")
+        table.column("difference 95% CI", priority=3, justify="right")
     for name, interval in result.metrics.items():
-        cells = [name]
+        cells = [name, _value(interval)]
+        diff = comparison.differences.get(name) if comparison else None
         if comparison:
-            cells.append(fmt_interval(comparison.base.metrics.get(name)))
-        cells.append(fmt_interval(interval))
+            cells += [_value(comparison.base.metrics.get(name)),
+                      DASH if diff is None or diff.diff is None else f"{diff.diff:+.3f}",
+                      diff.verdict if diff else DASH]
+        cells.append(_interval_bounds(interval))
         if comparison:
-            diff = comparison.differences.get(name)
-            cells += [fmt_diff(diff), diff.verdict if diff else DASH]
+            cells.append(DASH if diff is None else _bounds(diff.low, diff.high, "+"))
         table.add_row(*cells)
     return table
