@@ -43,29 +43,82 @@ def _vocabulary() -> tuple[np.ndarray, np.ndarray]:
     return unique, counts / counts.sum()
 
 
-def generate(path: Path, examples: int, seed: int = 0) -> None:
-    """A realistic chat file: a shared system prompt, 1-3 turns, English word frequencies, ~2 KB a line."""
-    rng = np.random.default_rng(seed)
-    vocab, p = _vocabulary()
-    system = "You are a helpful support assistant for Acme. Answer briefly, politely and accurately."
-    pool = rng.choice(vocab, size=2_000_000, p=p)
-    cursor = 0
+SYSTEM_LONG = "You are a helpful support assistant for Acme. Answer briefly, politely and accurately."
+SYSTEM_SHORT = ("You route Acme support tickets. Read the ticket and answer with exactly one label: billing, "
+                "shipping, returns, account, technical or other.")
+LABELS = ("billing", "shipping", "returns", "account", "technical", "other")
+#: Ticket families as users write them: a fixed frame, a few slots, some free words. Rows of one family
+#: with the same slot values are near-copies (the shared system prompt counts in their similarity too).
+TICKETS = (
+    ("billing", "I was charged twice for order {n} last {day}, please refund the second payment {w}"),
+    ("billing", "Why does my invoice for {month} show {n} dollars more than my plan {w}"),
+    ("shipping", "My package {n} has not arrived yet and the tracking page says {w}"),
+    ("shipping", "Can you ship order {n} to my office address instead {w}"),
+    ("returns", "I want to return the {item} from order {n} because {w}"),
+    ("returns", "The {item} I received is broken, how do I send it back {w}"),
+    ("account", "I cannot log in since {day}, the reset link does not work {w}"),
+    ("account", "Please delete my account and all data linked to {item} {w}"),
+    ("technical", "The app crashes when I open the {item} page on my phone {w}"),
+    ("technical", "Error {n} appears every time I try to sync my {item} {w}"),
+    ("other", "Do you have a store near {item} street where I can pick things up {w}"),
+    ("other", "Who can I talk to about a partnership with {item} {w}"),
+)
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "weekend")
+MONTHS = ("january", "february", "march", "april", "may", "june")
+ITEMS = ("blender", "headphones", "desk lamp", "kettle", "backpack", "charger", "camera", "jacket")
 
-    def paragraph(n: int) -> str:
-        nonlocal cursor
-        if cursor + n > len(pool):
-            cursor = 0
-        words = pool[cursor : cursor + n]
-        cursor += n + int(rng.integers(0, 50))
-        return " ".join(words).capitalize() + "."
 
+class _Writer:
+    """Deterministic example generators for the three shapes."""
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+        vocab, p = _vocabulary()
+        self.pool = self.rng.choice(vocab, size=2_000_000, p=p)
+        self.cursor = 0
+
+    def words(self, n: int) -> str:
+        if self.cursor + n > len(self.pool):
+            self.cursor = 0
+        words = self.pool[self.cursor : self.cursor + n]
+        self.cursor += n + int(self.rng.integers(0, 50))
+        return " ".join(words)
+
+    def long(self) -> dict:
+        """A shared system prompt, 1-3 turns, English word frequencies, about 2 KB a line."""
+        messages = [{"role": "system", "content": SYSTEM_LONG}]
+        for _ in range(int(self.rng.choice([1, 1, 2, 3]))):
+            messages.append({"role": "user", "content": self.words(int(self.rng.integers(18, 85))).capitalize() + "."})
+            messages.append({"role": "assistant",
+                             "content": self.words(int(self.rng.integers(36, 180))).capitalize() + "."})
+        return {"messages": messages}
+
+    def short(self) -> dict:
+        """A routing example: the system prompt, one ticket, a one-word label; about 50 tokens."""
+        rng = self.rng
+        label, frame = TICKETS[int(rng.integers(len(TICKETS)))]
+        ticket = frame.format(n=int(rng.integers(100, 140)), day=DAYS[int(rng.integers(len(DAYS)))],
+                              month=MONTHS[int(rng.integers(len(MONTHS)))], item=ITEMS[int(rng.integers(len(ITEMS)))],
+                              w=self.words(int(rng.integers(0, 6))))
+        if rng.random() < 0.05:  # some tickets carry another label than their family's (real data is noisy)
+            label = LABELS[int(rng.integers(len(LABELS)))]
+        return {"messages": [{"role": "system", "content": SYSTEM_SHORT},
+                             {"role": "user", "content": ticket.strip().capitalize() + "."},
+                             {"role": "assistant", "content": label}]}
+
+
+SHAPES = ("short", "long", "mixed")
+
+
+def generate(path: Path, examples: int, seed: int = 0, shape: str = "long") -> None:
+    """A chat file of ``shape``: ``short`` (routing tickets, ~50 tokens), ``long`` (~2 KB lines) or
+    ``mixed`` (each example short or long at random, half and half)."""
+    writer = _Writer(seed)
+    make = {"short": writer.short, "long": writer.long}
     with path.open("w", encoding="utf-8") as f:
         for _ in range(examples):
-            messages = [{"role": "system", "content": system}]
-            for _ in range(int(rng.choice([1, 1, 2, 3]))):
-                messages.append({"role": "user", "content": paragraph(int(rng.integers(18, 85)))})
-                messages.append({"role": "assistant", "content": paragraph(int(rng.integers(36, 180)))})
-            f.write(json.dumps({"messages": messages}) + "\n")
+            kind = shape if shape != "mixed" else ("short" if writer.rng.random() < 0.5 else "long")
+            f.write(json.dumps(make[kind]()) + "\n")
 
 
 COOKBOOK = r'''

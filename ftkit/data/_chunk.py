@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ftkit.data._fast import _MISSING, exact, fast_loads, plain_chat
 from ftkit.data.checks import ExampleFacts, check_example
 from ftkit.data.codes import RawIssue
 from ftkit.data.minhash import NUM_PERM, signatures
@@ -101,9 +102,13 @@ def counter_for(settings: ChunkSettings) -> Any:
 
             counter = ChatTemplateCounter(settings.tokenizer_dir)
         else:
-            from ftkit.estimation.tokens import token_counter
+            from ftkit.errors import FtkitError
+            from ftkit.estimation.tokens import ApproximateCounter, token_counter
 
-            counter = token_counter(settings.provider, settings.model)
+            try:
+                counter = token_counter(settings.provider, settings.model)
+            except FtkitError as e:  # e.g. a provider that is not installed: its rules are skipped too
+                counter = ApproximateCounter(settings.model, f"no token counter for {settings.provider!r}: {e}")
         _COUNTERS[key] = counter
     return _COUNTERS[key]
 
@@ -170,6 +175,45 @@ def count_examples(examples: list[dict[str, Any]], settings: ChunkSettings) -> l
     return _count(counter_for(settings), examples)
 
 
+class _Usable:
+    """Columns of the usable examples of a chunk, filled line by line (no object per example)."""
+
+    def __init__(self) -> None:
+        self.lines: list[int] = []
+        self.texts: list[str] = []
+        self.messages: list[int] = []
+        self.has_system: list[bool] = []
+        self.is_classification: list[bool] = []
+        self.canonicals: list[dict[str, Any]] = []
+        self.labels: list[tuple[str, int]] = []  # (label, line)
+        self.contents: dict[int, list[str]] = {}  # row -> plain-text fields, for examples the full checks saw
+
+    def add_facts(self, facts: ExampleFacts) -> None:
+        self.contents[len(self.lines)] = facts.contents
+        self._add(facts.line, facts.text, facts.messages, facts.has_system, facts.format == "classification",
+                  facts.canonical)  # type: ignore[arg-type]
+        if facts.label is not None:
+            self.labels.append((facts.label, facts.line))
+
+    def _add(self, line: int, text: str, messages: int, has_system: bool, classification: bool,
+             canonical: dict[str, Any]) -> None:
+        self.lines.append(line)
+        self.texts.append(text)
+        self.messages.append(messages)
+        self.has_system.append(has_system)
+        self.is_classification.append(classification)
+        self.canonicals.append(canonical)
+
+    def contents_of(self, row: int) -> list[str]:
+        found = self.contents.get(row)
+        if found is None:  # a plain chat example: its contents are its messages' contents
+            return [m["content"] for m in self.canonicals[row]["messages"]]
+        return found
+
+
+_CHAT = FORMAT_IDS["chat"]
+
+
 def process_chunk(chunk: Chunk, settings: ChunkSettings) -> ChunkResult:
     """Check every line of ``chunk``; never raises on bad data."""
     result = ChunkResult()
@@ -179,13 +223,15 @@ def process_chunk(chunk: Chunk, settings: ChunkSettings) -> ChunkResult:
                                                             f"{MAX_LINE_BYTES:,}), at byte offset {offset}"))
     format_lines: list[int] = []
     format_ids: list[int] = []
-    usable: list[ExampleFacts] = []
+    usable = _Usable()
+    add_plain = usable._add
     offset = chunk.offset
     raw_lines = chunk.data.split(b"\n")
     if raw_lines and raw_lines[-1] == b"":
         raw_lines.pop()
-    for index, raw in enumerate(raw_lines):
-        line = chunk.first_line + index
+    line = chunk.first_line - 1
+    for raw in raw_lines:
+        line += 1
         start = offset
         offset += len(raw) + 1
         if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -195,14 +241,22 @@ def process_chunk(chunk: Chunk, settings: ChunkSettings) -> ChunkResult:
         if not raw.strip():
             issues.append(RawIssue("blank_line", line, None, "the line is empty"))
             continue
+        result.examples += 1
         if len(raw) > MAX_LINE_BYTES:
             issues.append(RawIssue("line_too_long", line, None, f"the line is {len(raw):,} bytes"))
-            result.examples += 1
             continue
-        result.examples += 1
-        ok, value = _parse(raw, line, start, issues)
-        if not ok:
-            continue
+        value = fast_loads(raw)
+        if value is not _MISSING:
+            plain = plain_chat(value)
+            if plain is not None:
+                format_lines.append(line)
+                format_ids.append(_CHAT)
+                add_plain(line, plain[0], len(value["messages"]), plain[1], False, value)
+                continue
+        if value is _MISSING or not exact(raw):
+            ok, value = _parse(raw, line, start, issues)
+            if not ok:
+                continue
         facts = _check(value, line, issues)
         if facts is None:
             continue
@@ -210,23 +264,24 @@ def process_chunk(chunk: Chunk, settings: ChunkSettings) -> ChunkResult:
         format_lines.append(line)
         format_ids.append(FORMAT_IDS.get(facts.format, 0))
         if facts.canonical is not None:
-            usable.append(facts)
+            usable.add_facts(facts)
     result.format_lines = np.asarray(format_lines, np.int32)
     result.format_ids = np.asarray(format_ids, np.int8)
     _summarise(result, usable, settings)
     return result
 
 
-def _summarise(result: ChunkResult, usable: list[ExampleFacts], settings: ChunkSettings) -> None:
+def _summarise(result: ChunkResult, usable: _Usable, settings: ChunkSettings) -> None:
     """Per-example arrays, token counts, hashes and signatures of the usable examples."""
-    n = len(usable)
-    result.lines = np.fromiter((f.line for f in usable), np.int32, n)
-    result.messages = np.fromiter((f.messages for f in usable), np.int16, n)
-    result.has_system = np.fromiter((f.has_system for f in usable), bool, n)
-    result.is_classification = np.fromiter((f.format == "classification" for f in usable), bool, n)
-    texts = [f.text for f in usable]
+    n = len(usable.lines)
+    result.lines = np.asarray(usable.lines, np.int32)
+    result.messages = np.asarray(usable.messages, np.int16)
+    result.has_system = np.asarray(usable.has_system, bool).reshape(n)
+    result.is_classification = np.asarray(usable.is_classification, bool).reshape(n)
+    texts = usable.texts
+    blake2b = hashlib.blake2b
     result.hashes = np.fromiter(
-        (int.from_bytes(hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+        (int.from_bytes(blake2b(t.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
          for t in texts),
         np.uint64,
         n,
@@ -235,23 +290,24 @@ def _summarise(result: ChunkResult, usable: list[ExampleFacts], settings: ChunkS
     if settings.count_tokens and n:
         counter = counter_for(settings)
         result.counter = (counter.name, bool(counter.exact), getattr(counter, "expected_error", None))
-        counts = _count(counter, [f.canonical for f in usable])  # type: ignore[misc]
-        result.tokens = np.fromiter((c[0] for c in counts), np.int32, n)
-        result.trained = np.fromiter((c[1] for c in counts), np.int32, n)
+        counts = np.asarray(_count(counter, usable.canonicals), np.int32).reshape(n, 2)
+        result.tokens = np.ascontiguousarray(counts[:, 0])
+        result.trained = np.ascontiguousarray(counts[:, 1])
     else:
         result.tokens = np.zeros(n, np.int32)
         result.trained = np.zeros(n, np.int32)
-    for f in usable:
-        if f.label is not None:
-            result.labels[f.label] += 1
-            result.label_lines.setdefault(f.label, f.line)
+    for label, line in usable.labels:
+        result.labels[label] += 1
+        result.label_lines.setdefault(label, line)
     if settings.special_tokens:
         pattern = re.compile("|".join(re.escape(t) for t in sorted(settings.special_tokens, key=len, reverse=True)))
-        for f in usable:
-            if pattern.search(f.text):
-                found = sorted({m.group(0) for c in f.contents for m in pattern.finditer(c)})
+        if not pattern.search("\x00".join(texts)):  # one scan of the chunk; no special token holds a NUL
+            return
+        for row, text in enumerate(texts):
+            if pattern.search(text):
+                found = sorted({m.group(0) for c in usable.contents_of(row) for m in pattern.finditer(c)})
                 if found:
                     result.issues.append(RawIssue(
-                        "special_token_in_content", f.line, None,
+                        "special_token_in_content", usable.lines[row], None,
                         f"the text contains the tokenizer's special token(s) {', '.join(found)}",
                     ))

@@ -26,6 +26,7 @@ class RawIssue(NamedTuple):
     message: str
     related_lines: tuple[int, ...] = ()
     count: int | None = None
+    members: tuple[int, ...] = ()  # a cluster's lines, its representative first (duplicates)
 
 
 E, W = "error", "warning"

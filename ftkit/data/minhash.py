@@ -145,10 +145,11 @@ def signatures(texts: list[str], num_perm: int = NUM_PERM) -> np.ndarray:
 
 
 _PROBE_ROUNDS = 8
-#: Per bin and round, the bin an empty bin borrows from: the same for every text, so signatures compare.
-_PROBES = {
-    p: (np.arange(p, dtype=np.uint64)[None, :] * np.uint64(0x9E3779B97F4A7C15)
-        + np.arange(1, _PROBE_ROUNDS + 1, dtype=np.uint64)[:, None] * np.uint64(0xD6E8FEB86659FD93))
+#: Per round, the bin each bin borrows from when it is empty: the same for every text, so signatures compare.
+_SOURCES = {
+    p: [(_mix(probe) % np.uint64(p)).astype(np.intp)
+        for probe in (np.arange(p, dtype=np.uint64)[None, :] * np.uint64(0x9E3779B97F4A7C15)
+                      + np.arange(1, _PROBE_ROUNDS + 1, dtype=np.uint64)[:, None] * np.uint64(0xD6E8FEB86659FD93))]
     for p in (16, 32, 64, 128, 256, 512)
 }
 
@@ -159,30 +160,38 @@ def _densify(signature: np.ndarray) -> np.ndarray:
     First up to eight rounds of "optimal densification" (Shrivastava 2017): an empty bin copies the bin a
     fixed hash of (bin, round) points to, if that one is filled. Bins still empty after that (very short
     texts) take the next filled bin to their right, offset by the distance (rotation densification).
-    The work is per empty bin, not per row: long texts have few.
+    Rounds work on whole bins of the texts that have empty ones (a row copy and a masked copy): short texts
+    leave most bins empty, where lists of single bins cost several times more.
     """
     p = signature.shape[1]
-    original = signature.copy()  # rounds read the bins as hashed, never the borrowed values
-    has_words = (original != _EMPTY32).any(axis=1)
-    rows, cols = np.nonzero((original == _EMPTY32) & has_words[:, None])
-    for probe in _PROBES.get(p, ()):
-        if not len(rows):
-            return signature
-        source = (_mix(probe) % np.uint64(p)).astype(np.int64)
-        value = original[rows, source[cols]]
-        found = value != _EMPTY32
-        signature[rows[found], cols[found]] = value[found]
-        rows, cols = rows[~found], cols[~found]
-    if len(rows):
-        short = np.unique(rows)
-        sub = original[short]
-        columns = np.arange(2 * p)
-        position = np.where(np.concatenate((sub == _EMPTY32, sub == _EMPTY32), axis=1), 4 * p, columns)
-        nearest = np.minimum.accumulate(position[:, ::-1], axis=1)[:, ::-1][:, :p]
-        distance = (nearest - columns[:p]).astype(np.uint32)
-        rotated = (sub[np.arange(len(short))[:, None], nearest % p] + distance * _ROTATION_STEP) & np.uint32(0xFFFFFFFE)
-        local = np.searchsorted(short, rows)
-        signature[rows, cols] = rotated[local, cols]
+    empty = signature == _EMPTY32
+    todo = np.flatnonzero(empty.any(axis=1) & ~empty.all(axis=1))  # rows without words stay empty
+    if not len(todo):
+        return signature
+    # (bin, text) layout: borrowing a bin is then a copy of a contiguous row of the array
+    original = np.ascontiguousarray(signature[todo].T)  # the bins as hashed: rounds never read borrowed ones
+    gaps = original == _EMPTY32
+    filled = original.copy()
+    still = gaps.copy()
+    for source in _SOURCES.get(p, ()):
+        candidate = original[source]
+        take = still & (candidate != _EMPTY32)
+        np.copyto(filled, candidate, where=take)
+        still &= ~take
+        if not still.any():
+            break
+    left = np.flatnonzero(still.any(axis=0))
+    if len(left):
+        sub, sub_gaps = original[:, left], gaps[:, left]
+        columns = np.arange(2 * p, dtype=np.int16)[:, None]
+        position = np.where(np.concatenate((sub_gaps, sub_gaps)), np.int16(4 * p), columns)
+        nearest = np.minimum.accumulate(position[::-1], axis=0)[::-1][:p]
+        bins, texts = np.nonzero(still[:, left])
+        target = nearest[bins, texts].astype(np.intp)
+        distance = (target - bins).astype(np.uint32)
+        borrowed = sub[target % p, texts]
+        filled[bins, left[texts]] = (borrowed + distance * _ROTATION_STEP) & np.uint32(0xFFFFFFFE)
+    signature[todo] = filled.T
     return signature
 
 

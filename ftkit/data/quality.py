@@ -1,4 +1,4 @@
-"""Whole-dataset checks that need every example: duplicates, leakage, labels, system prompts, formats.
+"""Whole-dataset checks that need every example: labels, system prompts, formats (duplicates: ``_clusters``).
 
 Each function takes the streamed ``FileScan`` results and returns ``RawIssue`` objects.
 """
@@ -12,11 +12,9 @@ import numpy as np
 
 from ftkit.data._chunk import FORMAT_IDS
 from ftkit.data.codes import RawIssue
-from ftkit.data.minhash import SignatureStore, near_duplicate_pairs
 from ftkit.data.scan import FileScan
 
 __all__ = [
-    "duplicate_issues",
     "format_issues",
     "label_issues",
     "majority_format",
@@ -110,51 +108,3 @@ def system_prompt_issues(scan: FileScan) -> list[RawIssue]:
         f"{len(minority)} of {n} examples {which} a system prompt",
         related_lines=tuple(int(x) for x in scan.lines[minority[1 : MAX_RELATED + 1]]), count=len(minority),
     )]
-
-
-def duplicate_issues(scans: list[FileScan], threshold: float) -> dict[str, list[RawIssue]]:
-    """Exact and near duplicates inside each file, and leakage between files (by role)."""
-    out: dict[str, list[RawIssue]] = {s.role: [] for s in scans}
-    sizes = [len(s.hashes) for s in scans]
-    if sum(sizes) == 0:
-        return out
-    hashes = np.concatenate([s.hashes for s in scans])
-    file_of = np.repeat(np.arange(len(scans)), sizes)
-    lines = np.concatenate([s.lines for s in scans])
-    _, first, group = np.unique(hashes, return_index=True, return_inverse=True)
-    is_first = first[group] == np.arange(len(hashes))
-    members: dict[int, list[int]] = defaultdict(list)
-    for row in np.flatnonzero(~is_first | np.isin(group, group[~is_first])):
-        members[int(group[row])].append(int(row))
-    for rows in members.values():
-        for k, row in enumerate(rows[1:], start=1):
-            earlier = rows[:k]
-            _add(out, scans, file_of, lines, row, earlier, "duplicate", "leakage", "an exact copy of")
-    signatures = SignatureStore([block for s in scans for block in s.signatures.blocks])
-    later, earlier, _ = near_duplicate_pairs(signatures, threshold, candidates=is_first)
-    by_row: dict[int, list[int]] = defaultdict(list)
-    for a, b in zip(later.tolist(), earlier.tolist(), strict=True):
-        by_row[a].append(b)
-    for row, earlier_rows in sorted(by_row.items()):
-        _add(out, scans, file_of, lines, row, sorted(earlier_rows), "near_duplicate", "near_leakage",
-             f"a near-copy (Jaccard >= {threshold:g}) of")
-    return out
-
-
-def _add(out: dict[str, list[RawIssue]], scans: list[FileScan], file_of: np.ndarray, lines: np.ndarray,
-         row: int, earlier: list[int], same_code: str, cross_code: str, what: str) -> None:
-    here = int(file_of[row])
-    same = [int(lines[r]) for r in earlier if file_of[r] == here]
-    if same:
-        out[scans[here].role].append(RawIssue(
-            same_code, int(lines[row]), None, f"{what} line {same[0]}" + (f" and {len(same) - 1} more line(s)"
-                                                                          if len(same) > 1 else ""),
-            related_lines=tuple(same[:MAX_RELATED]),
-        ))
-    for other in sorted({int(file_of[r]) for r in earlier} - {here}):
-        other_lines = [int(lines[r]) for r in earlier if file_of[r] == other]
-        out[scans[here].role].append(RawIssue(
-            cross_code, int(lines[row]), None,
-            f"{what} {scans[other].role} line {other_lines[0]} ({scans[other].path.name})",
-            related_lines=tuple(other_lines[:MAX_RELATED]),
-        ))

@@ -6,9 +6,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DatasetStats", "Issue", "Severity", "ValidationReport"]
+__all__ = ["Cluster", "DatasetStats", "Issue", "Severity", "ValidationReport"]
 
 Severity = Literal["error", "warning"]
+
+
+class Cluster(BaseModel):
+    """Lines reported together: exact copies of one example, or near-copies linked by similarity.
+
+    ``representative`` is the first line, the one ``ftkit dedup`` keeps; ``members`` lists every line of
+    the cluster in file order (the representative first), so ``size == len(members)``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    size: int
+    representative: int
+    members: list[int]
 
 
 class Issue(BaseModel):
@@ -29,6 +43,16 @@ class Issue(BaseModel):
     path: str | None = None
     file: str | None = None
     count: int | None = Field(default=None, description="for aggregated warnings: how many examples")
+    cluster: Cluster | None = Field(default=None, description="for duplicate and near_duplicate: the lines")
+
+    def json_entry(self) -> dict[str, Any]:
+        """This issue as ``--json`` lists it (no ``file`` or ``count``; ``cluster`` only for clusters)."""
+        entry: dict[str, Any] = {"code": self.code, "severity": self.severity, "message": self.message,
+                                 "hint": self.hint, "line": self.line, "related_lines": list(self.related_lines),
+                                 "path": self.path}
+        if self.cluster is not None:
+            entry["cluster"] = self.cluster.model_dump()
+        return entry
 
     def format(self) -> str:
         where = ""
@@ -71,6 +95,9 @@ class ValidationReport(BaseModel):
         default_factory=dict, description="issues per code, including any left out by max_issues"
     )
     omitted_issues: int = Field(default=0, description="issues found but not listed (max_issues)")
+    clustered_lines: dict[str, int] = Field(
+        default_factory=dict, description="lines in duplicate / near_duplicate clusters per code (all clusters)"
+    )
     files: dict[str, DatasetStats] = Field(
         default_factory=dict, description="statistics of the validation and test files, keyed by role"
     )
@@ -84,12 +111,9 @@ class ValidationReport(BaseModel):
         return [i for i in self.issues if i.severity == "warning"]
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The ``--json`` shape: ``{"ok", "stats", "issues": [...]}``."""
+        """The ``--json`` shape: ``{"ok", "stats", "issues": [...]}``; a cluster's issue also has ``cluster``."""
         return {
             "ok": self.ok,
             "stats": self.stats.model_dump(mode="json"),
-            "issues": [
-                i.model_dump(mode="json", include={"code", "severity", "line", "related_lines", "path", "message", "hint"})
-                for i in self.issues
-            ],
+            "issues": [i.json_entry() for i in self.issues],
         }

@@ -22,19 +22,19 @@ from typing import Any
 import numpy as np
 
 from ftkit.data._chunk import ChunkSettings, caller_counter
+from ftkit.data._clusters import duplicate_issues
 from ftkit.data._rules import ProviderRules, rules_for
 from ftkit.data.codes import CODES, RawIssue
 from ftkit.data.conversion import convertible
 from ftkit.data.formats import PREFERENCE_FORMATS, classification_system_prompt
 from ftkit.data.quality import (
-    duplicate_issues,
     format_issues,
     label_issues,
     majority_format,
     size_issues,
     system_prompt_issues,
 )
-from ftkit.data.report import DatasetStats, Issue, ValidationReport
+from ftkit.data.report import Cluster, DatasetStats, Issue, ValidationReport
 from ftkit.data.scan import FileScan, Scanner
 from ftkit.data.source import as_path, materialize
 from ftkit.data.special_tokens import special_tokens_for
@@ -146,8 +146,10 @@ class _Run:
     def _file(self, scan: FileScan) -> tuple[DatasetStats, list[RawIssue]]:
         fmt = majority_format(scan)
         issues = list(scan.issues)
-        if scan.examples == 0 and not issues:
-            issues.append(RawIssue("empty_file", None, None, f"{scan.path.name} holds no examples"))
+        # whatever else was found (a BOM, blank lines), nothing here trains; unless a block failed uncounted
+        if scan.examples == 0 and not any(i.code == "internal_error" for i in issues):
+            why = "it is empty" if scan.size == 0 else "it has only blank lines"
+            issues.append(RawIssue("empty_file", None, None, f"{scan.path.name} holds no examples: {why}"))
         issues += format_issues(scan, fmt)
         issues += self._rule_issues(scan, fmt)
         issues += self._length_issues(scan)
@@ -240,15 +242,21 @@ def _order(issue: RawIssue) -> tuple[int, int, str]:
 
 def _issue(raw: RawIssue, *, file: str | None = None) -> Issue:
     code = CODES[raw.code]
+    cluster = Cluster(size=len(raw.members), representative=raw.members[0], members=list(raw.members)) \
+        if raw.members else None
     return Issue(code=raw.code, severity=code.severity, message=raw.message, hint=code.hint, line=raw.line,
-                 related_lines=list(raw.related_lines), path=raw.path, file=file, count=raw.count)
+                 related_lines=list(raw.related_lines), path=raw.path, file=file, count=raw.count, cluster=cluster)
 
 
 def _finish(report: ValidationReport, max_issues: int | None) -> ValidationReport:
     counts: dict[str, int] = {}
+    clustered: dict[str, int] = {}
     for issue in report.issues:
         counts[issue.code] = counts.get(issue.code, 0) + 1
+        if issue.cluster is not None:
+            clustered[issue.code] = clustered.get(issue.code, 0) + issue.cluster.size
     report.issue_counts = dict(sorted(counts.items()))
+    report.clustered_lines = dict(sorted(clustered.items()))
     report.ok = not any(i.severity == "error" for i in report.issues)
     if max_issues is not None and len(report.issues) > max_issues:
         report.omitted_issues = len(report.issues) - max_issues

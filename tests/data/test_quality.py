@@ -56,12 +56,14 @@ def _chat_text(text: str) -> dict:
     return {"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok " + text}]}
 
 
-def test_near_duplicates_are_reported_on_the_later_line(write):
+def test_near_duplicates_are_one_cluster_led_by_the_first_line(write):
     base = BASE
     rows = [*rows_of("chat", 5), _chat_text(base), *rows_of("chat", 3)[1:], _chat_text(_near_copy(base, 1))]
     report = validate(write(rows))
     issue = next(i for i in report.issues if i.code == "near_duplicate")
-    assert issue.line == len(rows) and issue.related_lines == [6]
+    assert issue.line == 6 and issue.related_lines == [len(rows)]
+    assert issue.cluster is not None and issue.cluster.model_dump() == {
+        "size": 2, "representative": 6, "members": [6, len(rows)]}
     assert "near_duplicate" not in validate(write(rows[:-1])).issue_counts
     # a stricter threshold than the pair's similarity lets it through
     assert "near_duplicate" not in validate(write(rows), near_duplicate_threshold=0.99).issue_counts
