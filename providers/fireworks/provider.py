@@ -1,0 +1,360 @@
+"""`FireworksProvider`: LoRA fine-tuning on Fireworks AI through the official ``fireworks-ai`` SDK.
+
+>>> from ftkit import FineTuneJob
+>>> job = FineTuneJob(provider="fireworks", model="llama-v3p1-8b-instruct", train="train.jsonl",
+...                   epochs=2, lora_r=16)                       # FIREWORKS_API_KEY, FIREWORKS_ACCOUNT_ID  # doctest: +SKIP
+>>> model = job.wait()                       # after job.start()                                          # doctest: +SKIP
+>>> with model.deploy() as deployment:       # an on-demand deployment, billed per GPU-second              # doctest: +SKIP
+...     deployment.wait_ready()
+...     deployment.model.generate(["Route: my card was charged twice"])
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import SecretStr
+
+from ftkit._managed import fan_out
+from ftkit._retry import DEFAULT_POLICY, RetryPolicy, call_with_retries
+from ftkit.errors import ConfigError, JobNotFoundError, JobStateError, ProviderError, UnsupportedSettingError
+from ftkit.provider import Hosting, JobContext, Provider
+from ftkit.spec import JobSpec
+from ftkit.types import Capability, EventPage, Generation, GenerationSettings, JobState, JobStatus
+
+from . import _deploy
+from ._client import PROVIDER, FireworksApi
+from ._options import FireworksOptions
+from ._request import WANDB_KEY_ENV, create_kwargs, output_model_id, remote_job_id, spec_problems
+from ._status import job_status, map_state, metrics_events, parse_metrics, raw_state
+from ._upload import upload_dataset
+
+if TYPE_CHECKING:
+    from ftkit.deployment import DeploymentContext, DeploymentStatus
+    from ftkit.estimation.types import Estimate
+    from ftkit.model import TrainedModel
+
+__all__ = ["FireworksProvider"]
+
+_RESUMABLE = (JobState.PAUSED, JobState.FAILED, JobState.CANCELLED)
+
+
+class FireworksProvider(Provider):
+    """Fireworks AI: supervised LoRA fine-tuning of open models, served from on-demand deployments.
+
+    Connection: ``api_key=`` or ``FIREWORKS_API_KEY``; ``account_id=`` or ``FIREWORKS_ACCOUNT_ID`` (every
+    resource is named ``accounts/<id>/...``); ``base_url=`` or ``FIREWORKS_BASE_URL`` (no ``/v1``).
+    ``poll_interval=``, ``retry_policy=`` and ``timeout=`` tune polling, retries and requests.
+    """
+
+    name = PROVIDER
+    capabilities = frozenset({Capability.SFT, Capability.LORA, Capability.CANCEL, Capability.RESUME,
+                              Capability.GENERATE, Capability.DEPLOY, Capability.DOWNLOAD})  # fmt: skip
+    supported_settings = frozenset({"epochs", "learning_rate", "batch_size", "lora_r", "max_seq_length", "suffix"})
+    setting_hints: ClassVar[dict[str, str]] = {
+        "seed": "Fireworks' SFT API takes no seed; remove it",
+        "lora_alpha": "Fireworks sets LoRA alpha itself; set lora_r only",
+        "lora_dropout": "Fireworks sets LoRA dropout itself; remove it",
+    }
+    capability_hints: ClassVar[dict[Capability, str]] = {
+        Capability.MERGE: "download the adapter (model.download(dest)) and merge it locally",
+        Capability.PAUSE: "Fireworks pauses jobs itself (account suspension); cancel and resume instead",
+    }
+    hosting = Hosting.DEPLOYMENT
+    data_format = "messages"
+    Options = FireworksOptions
+    credential_env = "FIREWORKS_API_KEY"
+    base_url_env = "FIREWORKS_BASE_URL"
+    poll_interval = 10.0
+    max_poll_interval = 60.0
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        account_id: str | None = None,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ):
+        super().__init__(api_key=api_key, base_url=base_url)
+        if poll_interval is not None:
+            self.poll_interval = poll_interval
+            self.max_poll_interval = max(poll_interval, min(self.max_poll_interval, poll_interval * 10))
+        self.api = FireworksApi(api_key=lambda: self.api_key, base_url=self.base_url, account_id=account_id,
+                                timeout=timeout, policy=retry_policy or DEFAULT_POLICY)  # fmt: skip
+        self.base_url = self.api.base_url
+
+    def secrets(self) -> list[str]:
+        """The API key, and the W&B key passed through to Fireworks, so both are scrubbed everywhere."""
+        wandb_key = os.environ.get(WANDB_KEY_ENV)
+        return [*super().secrets(), *([wandb_key] if wandb_key else [])]
+
+    # -- checks and estimates -------------------------------------------------------------------------
+
+    @classmethod
+    def check_spec(cls, spec: JobSpec) -> list[str]:
+        problems = super().check_spec(spec)
+        try:
+            options = cls.Options.model_validate(spec.options)
+        except ValueError:
+            return problems  # reported by the base class
+        return problems + spec_problems(spec, options)
+
+    def estimate(self, spec: JobSpec, *, today: date | None = None) -> Estimate:
+        from ._estimate import estimate
+
+        return estimate(spec, today=today)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def submit(self, ctx: JobContext) -> JobStatus:
+        if ctx.remote_id:
+            return self.status(ctx)  # an earlier call created it
+        from ftkit import data
+
+        options = FireworksOptions.model_validate(ctx.spec.options)
+        method = ctx.spec.method.value
+        names: dict[str, str | None] = {"train": None, "validation": None}
+        for role, source in (("train", ctx.spec.train), ("validation", ctx.spec.validation)):
+            if source is not None:
+                path = Path(data.convert(source, self.data_format, method=method, out=ctx.workdir / f"fireworks-{role}.jsonl"))
+                names[role] = upload_dataset(self.api, ctx, path, role=role)
+        assert names["train"] is not None
+        output = self.api.name("models", output_model_id(ctx.spec, ctx.job_id))
+        kwargs = create_kwargs(ctx.spec, options, job_id=ctx.job_id, dataset=names["train"],
+                               evaluation_dataset=names["validation"], output_model=output)  # fmt: skip
+        job_id = kwargs["supervised_fine_tuning_job_id"]
+
+        def create(client: Any) -> Any:
+            try:
+                return client.supervised_fine_tuning_jobs.create(**kwargs)
+            except Exception as e:  # an earlier attempt made it and its answer was lost: adopt that job
+                if getattr(e, "status_code", None) == 409:
+                    return client.supervised_fine_tuning_jobs.get(job_id)
+                raise
+
+        try:
+            job = self.api.once(find=lambda c: self._find(c, job_id), create=create)
+        except ProviderError as e:
+            if e.status_code == 400:  # refused for good (model not tunable, a value out of range)
+                raise UnsupportedSettingError(PROVIDER, [str(e)]) from e
+            raise
+        ctx.remember(remote_id=job_id, output_model=output)
+        ctx.log(f"created Fireworks job {job_id} on {kwargs.get('base_model') or options.warm_start_from}")
+        return self._status_of(ctx, job)
+
+    def status(self, ctx: JobContext) -> JobStatus:
+        return self._status_of(ctx, self._job(ctx))
+
+    def events(self, ctx: JobContext, *, after: str | None = None) -> EventPage:
+        if not ctx.remote_id:
+            return EventPage(cursor=after)
+        job = self._job(ctx)
+        events = metrics_events(job, self._metrics(job))
+        ids = [e.id for e in events]
+        start = ids.index(after) + 1 if after in ids else 0
+        page = events[start:]
+        return EventPage(events=page, cursor=page[-1].id if page else after)
+
+    def cancel(self, ctx: JobContext) -> JobStatus:
+        remote_id = self._remote_id(ctx)
+        current = self.status(ctx)
+        if current.state.is_terminal:
+            raise JobStateError(f"Job {ctx.job_id} already ended ({current.raw_status}); there is nothing to cancel.")
+        try:
+            # safe to retry: a repeat after a lost answer is refused (400), and handled below
+            self.api.safe(lambda c: c.supervised_fine_tuning_jobs.cancel(remote_id, body={}),
+                          not_found=self._not_found(ctx))  # fmt: skip
+        except ProviderError as e:
+            after = self.status(ctx)
+            if e.status_code != 400 or not after.state.is_terminal:
+                raise
+            if after.state is not JobState.CANCELLED:
+                raise JobStateError(f"Job {ctx.job_id} already ended ({after.raw_status}); there is nothing to cancel.") from e
+        ctx.log(f"asked Fireworks to cancel {remote_id}")
+        return self.status(ctx)
+
+    def resume(self, ctx: JobContext) -> JobStatus:
+        """Continue a paused, failed or cancelled job from its last checkpoint (Fireworks' ``:resume``)."""
+        remote_id = self._remote_id(ctx)
+        current = self.status(ctx)
+        if current.state not in _RESUMABLE:
+            raise JobStateError(f"Job {ctx.job_id} is {current.raw_status}; Fireworks resumes only paused, failed "
+                                "or cancelled jobs.")  # fmt: skip
+        try:
+            job = self.api.safe(lambda c: c.supervised_fine_tuning_jobs.resume(remote_id, body={}),
+                                not_found=self._not_found(ctx))  # fmt: skip
+        except ProviderError as e:
+            after = self.status(ctx)
+            if e.status_code == 400 and not after.state.is_terminal and after.state is not JobState.PAUSED:
+                return after  # a retried resume after a lost answer: it is running again
+            raise
+        ctx.log(f"asked Fireworks to resume {remote_id}")
+        return self._status_of(ctx, job)
+
+    def result(self, ctx: JobContext) -> TrainedModel:
+        from ftkit.model import TrainedModel
+
+        job = self._job(ctx)
+        raw = raw_state(job)
+        if map_state(raw) is not JobState.SUCCEEDED or not job.output_model:
+            raise JobStateError(f"Job {ctx.job_id} has no model yet: Fireworks says {raw}.")
+        metrics = self._metrics(job)
+        final = {k: float(v) for k, v in (metrics[-1] if metrics else {}).items()
+                 if isinstance(v, int | float) and k not in ("step", "epoch")}  # fmt: skip
+        status = job_status(job, job_id=ctx.job_id, provider=PROVIDER)
+        return TrainedModel(
+            provider=PROVIDER, model_id=job.output_model, base_model=job.base_model or ctx.spec.model,
+            job_id=ctx.job_id, metrics=final,
+            info={"remote_id": self._remote_id(ctx), "dataset": job.dataset, "epochs": job.epochs,
+                  "lora_rank": job.lora_rank, "trained_tokens": status.trained_tokens, "cost_usd": status.cost_usd,
+                  "steps_logged": len(metrics)},
+        )  # fmt: skip
+
+    # -- using models -----------------------------------------------------------------------------------
+
+    def generate(
+        self, model: TrainedModel, prompts: list[list[dict[str, Any]]], settings: GenerationSettings
+    ) -> list[Generation]:
+        """Chat completions: a fine-tune through its deployment (``model.serving_id``), a base model serverless."""
+        name = model.serving_id or model.model_id
+        if not model.serving_id and model.is_base:
+            from ._request import base_model_name
+
+            name = base_model_name(model.model_id)
+        request: dict[str, Any] = {"model": name, "max_tokens": settings.max_new_tokens,
+                                   "temperature": settings.temperature, "top_p": settings.top_p}  # fmt: skip
+        if settings.seed is not None:
+            request["seed"] = settings.seed
+        if settings.stop:
+            request["stop"] = settings.stop[:4]
+
+        def answer(messages: list[dict[str, Any]]) -> Generation:
+            started = time.perf_counter()
+            completion = self.api.safe(lambda c: c.chat.completions.create(messages=messages, **request))
+            choice = completion.choices[0] if completion.choices else None
+            usage = completion.usage
+            return Generation(
+                text=(choice.message.content if choice and choice.message else None) or "",
+                prompt_tokens=getattr(usage, "prompt_tokens", None),
+                completion_tokens=getattr(usage, "completion_tokens", None),
+                latency_s=round(time.perf_counter() - started, 4),
+            )
+
+        return fan_out(answer, prompts, concurrency=settings.concurrency,
+                       requests_per_minute=settings.requests_per_minute)  # fmt: skip
+
+    def download(self, model: TrainedModel, dest: Path | str, **kwargs: Any) -> Path:
+        """Fetch the LoRA adapter's files (PEFT layout) into ``dest``, a new or empty folder; notes the path on
+        ``model`` so it can be merged or served locally. Never writes into a folder that holds files."""
+        if kwargs:
+            raise ConfigError(f"Fireworks download takes only dest; not {', '.join(sorted(kwargs))}.")
+        target = Path(dest)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise ConfigError(f"{target} already exists and is not an empty folder; choose a new destination.")
+        model_id = model.model_id.rsplit("/", 1)[-1]
+        endpoint = self.api.safe(lambda c: c.models.get_download_endpoint(model_id),
+                                 not_found=lambda: JobNotFoundError(model.model_id, "Fireworks models"))  # fmt: skip
+        urls = dict(endpoint.filename_to_signed_urls or {})
+        if not urls:
+            raise ProviderError(f"Fireworks offered no files for {model.model_id}", provider=PROVIDER)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            for filename, url in sorted(urls.items()):
+                (staging / Path(filename).name).write_bytes(self._fetch(url))
+            if target.exists():
+                target.rmdir()  # empty, checked above
+            staging.rename(target)
+        finally:
+            if staging.exists():
+                for leftover in staging.iterdir():
+                    leftover.unlink()
+                staging.rmdir()
+        model.adapter_path = str(target)
+        return target
+
+    # -- deployments -----------------------------------------------------------------------------------
+
+    def create_deployment(self, ctx: DeploymentContext) -> DeploymentStatus:
+        if not ctx.model.model_id.startswith("accounts/"):
+            raise ConfigError(f"{ctx.model.model_id!r} is not a Fireworks model name (accounts/<a>/models/<m>).")
+        return _deploy.create(self.api, ctx)
+
+    def deployment_status(self, ctx: DeploymentContext) -> DeploymentStatus:
+        return _deploy.status(self.api, ctx)
+
+    def delete_deployment(self, ctx: DeploymentContext) -> DeploymentStatus:
+        return _deploy.delete(self.api, ctx)
+
+    def deployment_price(self, model: TrainedModel, settings: Mapping[str, Any]) -> float | None:
+        """GPUs x replicas x the GPU's hourly price, from the base model's catalog entry (None: unknown)."""
+        entry = self.catalog().find(model.base_model or model.model_id)
+        offer = entry.deployment if entry else None
+        if offer is None:
+            return None
+        count, _, gpu = offer.hardware.partition("x ")
+        per_gpu = offer.usd_per_hour / max(int(count or 1), 1)
+        return _deploy.price_per_hour({"accelerator_count": int(count or 1), **settings}, {gpu.strip(): per_gpu})
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    def _remote_id(self, ctx: JobContext) -> str:
+        if ctx.remote_id:
+            return ctx.remote_id
+        if ctx.data.get("train_file"):  # uploaded, then interrupted: the job id is ftkit's own, so look
+            job_id = remote_job_id(ctx.job_id)
+            if self.api.safe(lambda c: self._find(c, job_id)) is not None:
+                ctx.remember(remote_id=job_id)
+                return job_id
+        raise JobStateError(f"Job {ctx.job_id} was not created on Fireworks yet; call start() to finish it.")
+
+    def _job(self, ctx: JobContext) -> Any:
+        remote_id = self._remote_id(ctx)
+        return self.api.safe(lambda c: c.supervised_fine_tuning_jobs.get(remote_id), not_found=self._not_found(ctx))
+
+    @staticmethod
+    def _find(client: Any, job_id: str) -> Any | None:
+        try:
+            return client.supervised_fine_tuning_jobs.get(job_id)
+        except Exception as e:
+            if getattr(e, "status_code", None) == 404:
+                return None
+            raise
+
+    def _not_found(self, ctx: JobContext) -> Any:
+        return lambda: JobNotFoundError(ctx.remote_id or ctx.job_id, f"Fireworks (account {self.api.account_id})")
+
+    def _status_of(self, ctx: JobContext, job: Any) -> JobStatus:
+        return job_status(job, job_id=ctx.job_id, provider=PROVIDER)
+
+    def _metrics(self, job: Any) -> list[dict[str, Any]]:
+        url = getattr(job, "metrics_file_signed_url", None)
+        return parse_metrics(self._fetch(url).decode("utf-8", "replace")) if url else []
+
+    def _fetch(self, url: str) -> bytes:
+        """GET a signed URL (no Fireworks credentials on it), retried like any safe call."""
+        import httpx
+
+        def get() -> bytes:
+            response = httpx.get(url, timeout=60.0, follow_redirects=True)
+            response.raise_for_status()
+            return response.content
+
+        def retryable(exc: BaseException) -> bool:
+            if isinstance(exc, httpx.HTTPStatusError):
+                return exc.response.status_code in (408, 429) or exc.response.status_code >= 500
+            return isinstance(exc, httpx.TransportError)
+
+        try:
+            return call_with_retries(get, is_retryable=retryable, policy=self.api.policy)
+        except httpx.HTTPError as e:
+            raise ProviderError(f"could not read {url.split('?')[0]} ({e}); retry later", provider=PROVIDER) from e

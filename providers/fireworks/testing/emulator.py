@@ -1,0 +1,466 @@
+"""`fireworks_server()`: an offline Fireworks AI emulator the real ``fireworks-ai`` SDK talks to unmodified.
+
+It serves, on 127.0.0.1, the control-plane paths the SDK builds under ``/v1/accounts/<account>/`` when
+``base_url`` is overridden: datasets (create, ``:upload`` multipart, get, delete), supervised
+fine-tuning jobs (create with a client-chosen ``supervisedFineTuningJobId``, get, list, ``:cancel``,
+``:resume``, delete), models (get, ``:getDownloadEndpoint``) and deployments (create, get, list,
+delete), plus ``/v1/chat/completions``. Jobs run VALIDATING -> RUNNING -> COMPLETED on a fast clock.
+
+Strict where Fireworks is documented to be strict:
+
+* a LoRA fine-tune answers only through an on-demand deployment ("Fine-tuned LoRA models ... can only
+  be deployed to on-demand (dedicated) deployments", docs.fireworks.ai/fine-tuning/deploying-loras):
+  chat with ``accounts/<a>/models/<m>`` alone is a 404; ``<model>#accounts/<a>/deployments/<d>`` answers
+  once the deployment is READY (docs.fireworks.ai/guides/ondemand-deployments, "Query the deployment");
+* datasets follow the documented format rules (``_data.py``) and need at least 3 examples;
+* a job needs a READY dataset and a tunable base model; ids are ``[a-z0-9-]``, at most 63 characters,
+  and a second create with the same id is ``409 ALREADY_EXISTS``.
+
+Assumptions (Fireworks does not document them; each is what the SDK's types suggest):
+
+* errors use the gRPC-gateway body ``{"code": <grpc code>, "message": ..., "details": []}``;
+* ``:upload`` checks the file and makes the dataset READY at once (the signed-URL flow needs
+  ``:validateUpload``; the one-request flow is documented as "streamlined" only); a bad file is a 400;
+* ``metricsFileSignedUrl`` on a running job points at a JSONL file of ``{step, epoch, train_loss}``;
+* ``:resume`` continues a PAUSED, FAILED or CANCELLED job from where it stopped;
+* ``:getDownloadEndpoint`` returns signed URLs of the adapter's files (``adapter_config.json``,
+  ``adapter_model.safetensors``);
+* a deleted deployment reads as DELETING, then DELETED, before it disappears from listings.
+
+>>> from ftkit.providers.fireworks.testing import fireworks_server
+>>> with fireworks_server() as server:                                         # doctest: +SKIP
+...     job = FineTuneJob(provider="fireworks", model=server.base_model, train=rows,
+...                       api_key=server.api_key, account_id=server.account_id, base_url=server.base_url)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ftkit.providers.fireworks.testing._data import InvalidDataset, check_dataset, count_tokens, recall
+from ftkit.providers.fireworks.testing._jobs import TERMINAL, EmulatedDataset, EmulatedDeployment, EmulatedJob
+
+from ftkit.testing._http import EmulatorServer, HTTPError, Request, Response
+
+__all__ = ["FireworksServer", "fireworks_server"]
+
+_GRPC = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 500: 13, 503: 14}
+_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_ACCELERATORS = {"NVIDIA_A100_80GB", "NVIDIA_H100_80GB", "NVIDIA_H200_141GB", "NVIDIA_B200_180GB",
+                 "AMD_MI300X_192GB", "NVIDIA_A10G_24GB", "NVIDIA_A100_40GB", "NVIDIA_L4_24GB"}  # fmt: skip
+#: tunable base models: name -> (max context, serverless)
+BASE_MODELS: dict[str, tuple[int, bool]] = {
+    "accounts/fireworks/models/llama-v3p1-8b-instruct": (131072, True),
+    "accounts/fireworks/models/llama-v3p1-70b-instruct": (131072, True),
+    "accounts/fireworks/models/qwen2p5-7b-instruct": (32768, False),
+    "accounts/fireworks/models/qwen3-8b": (40960, True),
+}
+_MAX_UPLOAD = 150 * 1024 * 1024  # datasets.upload docstring: "file sizes up to 150Mb"
+
+
+def _bad(message: str, status: int = 400) -> HTTPError:
+    return HTTPError(status, message)
+
+
+class FireworksServer(EmulatorServer):
+    """The emulator. ``base_url``, ``api_key`` and ``account_id`` are what a client needs."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "fw-emulator-0123456789abcdef",
+        account_id: str = "ftkit-tester",
+        time_scale: float = 120.0,
+        step_seconds: float = 2.0,
+        validating_seconds: float = 2.0,
+        deploy_seconds: float = 5.0,
+        price_per_m_usd: float = 0.50,
+    ):
+        super().__init__(time_scale=time_scale)
+        self.api_key = api_key
+        self.account_id = account_id
+        self.step_seconds = step_seconds
+        self.validating_seconds = validating_seconds
+        self.deploy_seconds = deploy_seconds
+        self.price_per_m_usd = price_per_m_usd
+        self.datasets: dict[str, EmulatedDataset] = {}
+        self.jobs: dict[str, EmulatedJob] = {}
+        self.deployments: dict[str, EmulatedDeployment] = {}
+        self._failures: list[str] = []
+        self._register_routes()
+
+    # -- what tests and users read ------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """Pass as ``base_url=`` (or ``FIREWORKS_BASE_URL``); the SDK adds ``/v1/...`` itself."""
+        return self.url
+
+    base_model = "accounts/fireworks/models/llama-v3p1-8b-instruct"
+
+    @property
+    def uploads(self) -> list[dict[str, Any]]:
+        return self.recorded("upload")
+
+    @property
+    def created_jobs(self) -> list[dict[str, Any]]:
+        return self.recorded("job_created")
+
+    @property
+    def created_deployments(self) -> list[dict[str, Any]]:
+        return self.recorded("deployment_created")
+
+    def live_deployments(self) -> list[str]:
+        """Names of deployments that are not deleted (what would still be billed)."""
+        now = self.clock.now()
+        with self.lock:
+            return [d.name for d in self.deployments.values() if d.state(now) not in ("DELETING", "DELETED")]
+
+    def fail_next_job(self, message: str = "Training failed: the trainer ran out of memory.") -> None:
+        with self.lock:
+            self._failures.append(message)
+
+    def pause_job(self, job_id: str) -> None:
+        """Pause a running job, as Fireworks does on account suspension or manual intervention."""
+        with self.lock:
+            self._job(job_id).stop("JOB_STATE_PAUSED", self.clock.now())
+
+    def error_body(self, status: int, message: str, **details: Any) -> Any:
+        return {"code": _GRPC.get(status, 2), "message": message, "details": []}
+
+    def not_found(self, request: Request) -> HTTPError:
+        return HTTPError(404, f"Not Found: {request.method} {request.path}")
+
+    # -- routing ----------------------------------------------------------------------------------------------
+
+    def _api(self, method: str, pattern: str, handler: Any) -> None:
+        def authorised(request: Request) -> Any:
+            if request.headers.get("authorization") != f"Bearer {self.api_key}":
+                raise HTTPError(401, "unauthenticated: invalid API key")
+            account = request.params.get("account")
+            if account is not None and account != self.account_id:
+                raise HTTPError(403, f"permission denied: the API key cannot access account {account!r}")
+            return handler(request)
+
+        self.route(method, pattern)(authorised)
+
+    def _register_routes(self) -> None:
+        a = "/v1/accounts/{account}"
+        api = self._api
+        api("POST", f"{a}/datasets", self._create_dataset)
+        api("POST", f"{a}/datasets/{{dataset}}:upload", self._upload)
+        api("GET", f"{a}/datasets/{{dataset}}", lambda r: self._dataset(r.params["dataset"]).view())
+        api("DELETE", f"{a}/datasets/{{dataset}}", self._delete_dataset)
+        api("POST", f"{a}/supervisedFineTuningJobs", self._create_job)
+        api("GET", f"{a}/supervisedFineTuningJobs", self._list_jobs)
+        api("POST", f"{a}/supervisedFineTuningJobs/{{job}}:cancel", self._cancel)
+        api("POST", f"{a}/supervisedFineTuningJobs/{{job}}:resume", self._resume)
+        api("GET", f"{a}/supervisedFineTuningJobs/{{job}}", lambda r: self._job_view(self._job(r.params["job"])))
+        api("GET", f"{a}/models/{{model}}:getDownloadEndpoint", self._download_endpoint)
+        api("GET", f"{a}/models/{{model}}", self._get_model)
+        api("POST", f"{a}/deployments", self._create_deployment)
+        api("GET", f"{a}/deployments", self._list_deployments)
+        api("GET", f"{a}/deployments/{{deployment}}", lambda r: self._deployment(r.params["deployment"]).view(self.clock.now()))
+        api("DELETE", f"{a}/deployments/{{deployment}}", self._delete_deployment)
+        api("POST", "/v1/chat/completions", self._chat)
+        self.route("GET", "/_signed/{kind}/{name}/{file}")(self._signed)
+
+    def _name(self, collection: str, resource_id: str) -> str:
+        return f"accounts/{self.account_id}/{collection}/{resource_id}"
+
+    def _signature(self, path: str) -> str:
+        return hashlib.sha256(f"{path}{self.api_key}".encode()).hexdigest()[:24]
+
+    def _signed_url(self, kind: str, name: str, file: str) -> str:
+        path = f"/_signed/{kind}/{name}/{file}"
+        return f"{self.url}{path}?X-Goog-Signature={self._signature(path)}"
+
+    # -- datasets -------------------------------------------------------------------------------------------------
+
+    def _dataset(self, dataset_id: str) -> EmulatedDataset:
+        with self.lock:
+            dataset = self.datasets.get(dataset_id)
+        if dataset is None:
+            raise HTTPError(404, f"dataset {self._name('datasets', dataset_id)!r} not found")
+        return dataset
+
+    def _create_dataset(self, request: Request) -> dict[str, Any]:
+        body = request.json()
+        dataset_id = body.get("datasetId") or ""
+        if not _ID.fullmatch(dataset_id):
+            raise _bad(f"invalid datasetId {dataset_id!r}: use lowercase letters, digits and hyphens (at most 63)")
+        spec = body.get("dataset")
+        if not isinstance(spec, dict):
+            raise _bad("dataset is required")
+        with self.lock:
+            if dataset_id in self.datasets:
+                raise HTTPError(409, f"dataset {self._name('datasets', dataset_id)!r} already exists")
+            count = spec.get("exampleCount")
+            dataset = EmulatedDataset(self._name("datasets", dataset_id), int(count) if count else None, self.clock.now())
+            self.datasets[dataset_id] = dataset
+            self.record("dataset_created", dataset_id=dataset_id)
+            return dataset.view()
+
+    def _upload(self, request: Request) -> dict[str, Any]:
+        dataset = self._dataset(request.params["dataset"])
+        part = request.files.get("file")
+        if request.content_type != "multipart/form-data" or part is None:
+            raise _bad("expected a multipart/form-data body with a 'file' part")
+        if not part.filename.endswith(".jsonl"):
+            raise _bad(f"dataset file must have .jsonl file extension: {part.filename}")
+        if len(part.content) > _MAX_UPLOAD:
+            raise _bad("file is larger than 150 MB; use getUploadEndpoint for large files")
+        try:
+            summary = check_dataset(part.content)
+        except InvalidDataset as e:
+            raise _bad(f"invalid dataset: {e}") from None
+        if dataset.example_count is not None and dataset.example_count != summary.examples:
+            raise _bad(f"exampleCount is {dataset.example_count} but the file has {summary.examples} examples")
+        with self.lock:
+            first = dataset.summary is None
+            dataset.content, dataset.filename, dataset.summary = part.content, part.filename, summary
+            if first:
+                self.record("upload", dataset_id=request.params["dataset"], bytes=len(part.content),
+                            sha256=hashlib.sha256(part.content).hexdigest())  # fmt: skip
+        return {"id": request.params["dataset"], "bytes": len(part.content), "filename": part.filename,
+                "object": "file", "created_at": int(dataset.created)}  # fmt: skip
+
+    def _delete_dataset(self, request: Request) -> dict[str, Any]:
+        self._dataset(request.params["dataset"])
+        with self.lock:
+            self.datasets.pop(request.params["dataset"], None)
+        return {}
+
+    # -- jobs ----------------------------------------------------------------------------------------------------
+
+    def _job(self, job_id: str) -> EmulatedJob:
+        with self.lock:
+            job = self.jobs.get(job_id)
+        if job is None:
+            raise HTTPError(404, f"supervisedFineTuningJob {self._name('supervisedFineTuningJobs', job_id)!r} not found")
+        return job
+
+    def _job_view(self, job: EmulatedJob) -> dict[str, Any]:
+        job_id = job.name.rsplit("/", 1)[-1]
+        return job.view(self.clock.now(), metrics_url=self._signed_url("metrics", job_id, "metrics.jsonl"))
+
+    def _create_job(self, request: Request) -> dict[str, Any]:
+        body = request.json()
+        job_id = request.arg("supervisedFineTuningJobId") or f"sftj-{self.next_id():06d}"
+        if not _ID.fullmatch(job_id):
+            raise _bad(f"invalid supervisedFineTuningJobId {job_id!r}: use lowercase letters, digits and hyphens")
+        dataset_name = body.get("dataset") or ""
+        prefix = f"accounts/{self.account_id}/datasets/"
+        if not dataset_name.startswith(prefix):
+            raise _bad(f"dataset must be a dataset name like {prefix}<id> (got {dataset_name!r})")
+        dataset = self._dataset(dataset_name[len(prefix):])
+        if dataset.summary is None:
+            raise _bad(f"dataset {dataset_name!r} is not READY (state UPLOADING); upload it first")
+        base = body.get("baseModel")
+        if bool(base) == bool(body.get("warmStartFrom")):
+            raise _bad("exactly one of baseModel or warmStartFrom must be set")
+        if base not in BASE_MODELS:
+            raise _bad(f"base model {base!r} is not tunable (Tunable: false) or does not exist")
+        context = BASE_MODELS[base][0]
+        problems = [
+            *(["epochs must be at least 1"] if int(body.get("epochs") or 1) < 1 else []),
+            *(["learningRate must be positive"] if body.get("learningRate") is not None and body["learningRate"] <= 0 else []),
+            *([f"loraRank must be a power of two from 4 to 64 (got {body['loraRank']})"]
+              if body.get("loraRank") is not None and body["loraRank"] not in (4, 8, 16, 32, 64) else []),
+            *([f"maxContextLength {body['maxContextLength']} exceeds the model's {context}"]
+              if int(body.get("maxContextLength") or 0) > context else []),
+        ]  # fmt: skip
+        if problems:
+            raise _bad("; ".join(problems))
+        output = body.get("outputModel") or self._name("models", job_id)
+        with self.lock:
+            if job_id in self.jobs:
+                raise HTTPError(409, f"supervisedFineTuningJob {self._name('supervisedFineTuningJobs', job_id)!r} already exists")
+            if any(j.request.get("outputModel") == output for j in self.jobs.values()):
+                raise HTTPError(409, f"model {output!r} already exists")
+            assert dataset.summary is not None
+            epochs = int(body.get("epochs") or 1)
+            job = EmulatedJob(
+                name=self._name("supervisedFineTuningJobs", job_id),
+                request={**body, "outputModel": output, "epochs": epochs},
+                created=self.clock.now(),
+                dataset=dataset,
+                steps=max(1, epochs * max(1, dataset.summary.examples // 8)),
+                step_seconds=self.step_seconds,
+                validating_seconds=self.validating_seconds,
+                price_per_m_usd=self.price_per_m_usd,
+                failure=self._failures.pop(0) if self._failures else None,
+            )
+            self.jobs[job_id] = job
+            self.record("job_created", job_id=job_id, dataset=dataset_name, base_model=base, output_model=output)
+            return self._job_view(job)
+
+    def _list_jobs(self, request: Request) -> dict[str, Any]:
+        size = min(int(request.arg("pageSize") or 50), 200)
+        start = int(request.arg("pageToken") or 0)
+        with self.lock:
+            jobs = sorted(self.jobs.values(), key=lambda j: j.name)
+        page = jobs[start : start + size]
+        token = str(start + size) if start + size < len(jobs) else ""
+        return {"supervisedFineTuningJobs": [self._job_view(j) for j in page], "nextPageToken": token,
+                "totalSize": len(jobs)}  # fmt: skip
+
+    def _cancel(self, request: Request) -> dict[str, Any]:
+        job = self._job(request.params["job"])
+        now = self.clock.now()
+        with self.lock:
+            state = job.state(now)
+            if state in TERMINAL:
+                raise _bad(f"job is in state {state} and cannot be cancelled")
+            job.stop("JOB_STATE_CANCELLED", now)
+        return {}
+
+    def _resume(self, request: Request) -> dict[str, Any]:
+        job = self._job(request.params["job"])
+        now = self.clock.now()
+        with self.lock:
+            state = job.state(now)
+            if state not in ("JOB_STATE_PAUSED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED"):
+                raise _bad(f"job is in state {state}; only paused, failed or cancelled jobs can be resumed")
+            job.restart(now)
+            return self._job_view(job)
+
+    # -- models ---------------------------------------------------------------------------------------------------
+
+    def _trained_job(self, model_id: str) -> EmulatedJob:
+        name = self._name("models", model_id)
+        now = self.clock.now()
+        with self.lock:
+            for job in self.jobs.values():
+                if job.request.get("outputModel") == name and job.state(now) == "JOB_STATE_COMPLETED":
+                    return job
+        raise HTTPError(404, f"model {name!r} not found")
+
+    def _get_model(self, request: Request) -> dict[str, Any]:
+        job = self._trained_job(request.params["model"])
+        return {"name": job.request["outputModel"], "kind": "HF_PEFT_ADDON", "state": "READY",
+                "peftDetails": {"baseModel": job.request["baseModel"], "r": job.request.get("loraRank") or 8},
+                "createTime": job.view(self.clock.now(), metrics_url=None)["completedTime"]}  # fmt: skip
+
+    def _download_endpoint(self, request: Request) -> dict[str, Any]:
+        model_id = request.params["model"]
+        self._trained_job(model_id)
+        files = ("adapter_config.json", "adapter_model.safetensors")
+        return {"filenameToSignedUrls": {f: self._signed_url("models", model_id, f) for f in files}}
+
+    def _signed(self, request: Request) -> Response:
+        kind, name, file = request.params["kind"], request.params["name"], request.params["file"]
+        if request.arg("X-Goog-Signature") != self._signature(request.path):
+            return Response("<Error><Code>SignatureDoesNotMatch</Code></Error>", 403, content_type="application/xml")
+        now = self.clock.now()
+        if kind == "metrics":
+            job = self._job(name)
+            return Response("".join(json.dumps(m) + "\n" for m in job.metrics_lines(now)).encode(),
+                            content_type="application/jsonl")  # fmt: skip
+        job = self._trained_job(name)
+        if file == "adapter_config.json":
+            config = {"peft_type": "LORA", "r": job.request.get("loraRank") or 8,
+                      "base_model_name_or_path": job.request["baseModel"], "target_modules": "all-linear"}  # fmt: skip
+            return Response(json.dumps(config).encode(), content_type="application/json")
+        return Response(hashlib.sha256(job.name.encode()).digest() * 32, content_type="application/octet-stream")
+
+    # -- deployments ------------------------------------------------------------------------------------------------
+
+    def _deployment(self, deployment_id: str) -> EmulatedDeployment:
+        with self.lock:
+            deployment = self.deployments.get(deployment_id)
+        if deployment is None:
+            raise HTTPError(404, f"deployment {self._name('deployments', deployment_id)!r} not found")
+        return deployment
+
+    def _create_deployment(self, request: Request) -> dict[str, Any]:
+        body = request.json()
+        deployment_id = request.arg("deploymentId") or f"dep{self.next_id():06d}"
+        if not _ID.fullmatch(deployment_id):
+            raise _bad(f"invalid deploymentId {deployment_id!r}")
+        base = body.get("baseModel") or ""
+        if base not in BASE_MODELS:
+            prefix = f"accounts/{self.account_id}/models/"
+            if not base.startswith(prefix):
+                raise _bad(f"baseModel {base!r} not found")
+            self._trained_job(base[len(prefix):])
+        accelerator = body.get("acceleratorType")
+        if accelerator is not None and accelerator not in _ACCELERATORS:
+            raise _bad(f"unknown acceleratorType {accelerator!r}")
+        low, high = int(body.get("minReplicaCount") or 0), body.get("maxReplicaCount")
+        if high is not None and int(high) < low:
+            raise _bad("maxReplicaCount must be at least minReplicaCount")
+        with self.lock:
+            if deployment_id in self.deployments:
+                raise HTTPError(409, f"deployment {self._name('deployments', deployment_id)!r} already exists")
+            deployment = EmulatedDeployment(self._name("deployments", deployment_id), base, self.clock.now(),
+                                            self.deploy_seconds, {k: v for k, v in body.items() if k != "baseModel"})  # fmt: skip
+            self.deployments[deployment_id] = deployment
+            self.record("deployment_created", deployment_id=deployment_id, base_model=base)
+            return deployment.view(self.clock.now())
+
+    def _list_deployments(self, request: Request) -> dict[str, Any]:
+        now = self.clock.now()
+        with self.lock:
+            live = [d.view(now) for d in self.deployments.values() if d.state(now) != "DELETED"]
+        return {"deployments": live, "nextPageToken": "", "totalSize": len(live)}
+
+    def _delete_deployment(self, request: Request) -> dict[str, Any]:
+        deployment = self._deployment(request.params["deployment"])
+        with self.lock:
+            if deployment.deleted_at is None:
+                deployment.deleted_at = self.clock.now()
+                self.record("deployment_deleted", deployment_id=request.params["deployment"])
+        return {}
+
+    # -- inference ----------------------------------------------------------------------------------------------------
+
+    def _chat(self, request: Request) -> dict[str, Any]:
+        body = request.json()
+        model, messages = body.get("model"), body.get("messages")
+        if not isinstance(model, str) or not isinstance(messages, list) or not messages:
+            raise _bad("model and a non-empty messages array are required")
+        now = self.clock.now()
+        prompt = next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
+        served, _, deployment_name = model.partition("#")
+        if deployment_name:
+            deployment = self._deployment(deployment_name.rsplit("/", 1)[-1])
+            if deployment.state(now) != "READY":
+                raise _bad(f"deployment {deployment_name!r} is {deployment.state(now)}, not READY")
+            if deployment.base_model != served:
+                raise _bad(f"deployment {deployment_name!r} serves {deployment.base_model!r}, not {served!r}")
+        elif served not in BASE_MODELS or not BASE_MODELS[served][1]:
+            raise HTTPError(404, f"Model not found, inaccessible, and/or not deployed: {served}")
+        if served in BASE_MODELS:
+            from ftkit.providers.fireworks.testing._data import base_answer
+
+            text = base_answer(prompt)
+        else:
+            text = recall(self._trained_job(served.rsplit("/", 1)[-1]).dataset.summary.pairs, prompt)  # type: ignore[union-attr]
+        limit = body.get("max_tokens")
+        words = text.split(" ")
+        if limit is not None and count_tokens(text) > int(limit):
+            text = " ".join(words[: max(1, int(limit))])
+        prompt_tokens = sum(count_tokens(str(m.get("content") or "")) + 4 for m in messages)
+        return {
+            "id": f"chatcmpl-{self.next_id()}", "object": "chat.completion", "created": int(now), "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": count_tokens(text),
+                      "total_tokens": prompt_tokens + count_tokens(text)},
+        }  # fmt: skip
+
+
+@contextmanager
+def fireworks_server(**options: Any) -> Iterator[FireworksServer]:
+    """Run a :class:`FireworksServer` for the duration of the ``with`` block (options as its init)."""
+    server = FireworksServer(**options)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
