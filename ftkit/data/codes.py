@@ -75,7 +75,7 @@ CODES: dict[str, Code] = {
     # -- provider rules
     "too_few_examples": Code(E, "Add examples: the provider refuses files below its minimum."),
     "file_too_large": Code(E, "Split the file, or remove examples; the provider refuses files above this size."),
-    "format_not_accepted": Code(E, "Convert the file: `ftkit convert FILE --to PROVIDER -o OUT.jsonl`."),
+    "format_not_accepted": Code(E, "Convert the file: `ftkit convert FILE --to PROVIDER --out OUT.jsonl`."),
     "method_not_supported": Code(E, "Choose a method the provider supports, or another provider."),
     "example_too_long": Code(E, "Shorten the example or split the conversation; the provider's per-example "
                                 "token limit applies."),

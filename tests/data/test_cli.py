@@ -53,16 +53,16 @@ def test_validate_usage_errors(capsys, write, tmp_path):
 def test_convert_split_dedup_commands(capsys, write, tmp_path):
     source = write([*rows_of("instruction", 20), rows_of("instruction", 1)[0]])
     out = tmp_path / "openai.jsonl"
-    code, _, err = run(capsys, "convert", str(source), "--to", "openai", "-o", str(out))
+    code, _, err = run(capsys, "convert", str(source), "--to", "openai", "--out", str(out))
     assert code == 0 and "wrote" in err and len(out.read_text().splitlines()) == 21
-    code, _, err = run(capsys, "convert", str(write(rows_of("text", 2), "t.jsonl")), "--to", "openai", "-o",
+    code, _, err = run(capsys, "convert", str(write(rows_of("text", 2), "t.jsonl")), "--to", "openai", "--out",
                        str(tmp_path / "x.jsonl"))
-    assert code == 1 and "cannot convert to openai" in err
+    assert code == 1 and "cannot convert to messages" in err  # the format openai declares
     code, out_text, _ = run(capsys, "split", str(source), "--train", "0.8", "--validation", "0.1", "--test", "0.1",
-                            "--seed", "1", "-o", str(tmp_path / "splits"), "--json")
+                            "--seed", "1", "--out", str(tmp_path / "splits"), "--json")
     data = json.loads(out_text)
     assert code == 0 and sum(data["counts"].values()) == 20 and data["removed"][0]["kind"] == "duplicate"
-    code, out_text, err = run(capsys, "dedup", str(source), "-o", str(tmp_path / "d.jsonl"))
+    code, out_text, err = run(capsys, "dedup", str(source), "--out", str(tmp_path / "d.jsonl"))
     assert code == 0 and "removed 1 exact" in err and "kept 20" in out_text
 
 
