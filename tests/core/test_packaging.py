@@ -17,16 +17,19 @@ ROOT = Path(__file__).resolve().parents[2]
 def wheel_files(tmp_path_factory) -> set[str]:
     if shutil.which("git") is None:
         pytest.skip("needs git to list the tracked files")
-    # Build from a copy of the tracked files, so the checkout gets no build/ folder.
+    # Build from a copy of the checkout (tracked files and new ones git does not ignore), so the checkout
+    # itself gets no build/ folder.
     src = tmp_path_factory.mktemp("src")
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                             capture_output=True, check=True).stdout
     for name in filter(None, tracked.decode().split("\0")):
         if (ROOT / name).is_file():
             (src / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, src / name)
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(out)], check=True, capture_output=True)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
+                            "-q", "-w", str(out)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     (wheel,) = out.glob("ftkit-*.whl")
     return set(zipfile.ZipFile(wheel).namelist())
 
