@@ -24,6 +24,7 @@ from ftkit.errors import (
     FtkitError,
     JobCancelledError,
     JobFailedError,
+    JobPausedError,
     JobStateError,
     WaitTimeoutError,
 )
@@ -168,7 +169,7 @@ class FineTuneJob:
         quality heuristics. Never raises on bad data: read ``report.ok`` and ``report.issues``."""
         from ftkit import data
 
-        return data.validate(
+        report = data.validate(
             self.spec.train,
             provider=self.spec.provider,
             model=self.spec.model,
@@ -178,6 +179,14 @@ class FineTuneJob:
             max_issues=max_issues,
             converted=True,  # providers convert to their own format before upload
         )
+        with self._provider_call():
+            found = type(self.provider).check_data(self.spec)
+        if found:  # the provider's own checks (its template, its tokenizer), merged into the same report
+            report.issues.extend(found)
+            report.ok = report.ok and not any(i.severity == "error" for i in found)
+            for issue in found:
+                report.issue_counts[issue.code] = report.issue_counts.get(issue.code, 0) + 1
+        return report
 
     def estimate(self) -> Estimate:
         """Tokens, billed tokens, cost and (local) memory fit and time, offline, with assumptions."""
@@ -236,20 +245,24 @@ class FineTuneJob:
     def events(self, *, follow: bool = False, poll_interval: float | None = None) -> Iterator[JobEvent]:
         """The job's events from its start, oldest first, each exactly once.
 
-        With ``follow=True`` it keeps polling (with backoff) until the job ends.
+        With ``follow=True`` it keeps polling (with backoff) until the job ends; on a paused job it
+        raises :class:`JobPausedError` once the events so far are out (resume the job, then follow again).
         """
         seq = 0
-        interval = Backoff(poll_interval or self.provider.poll_interval, self.provider.max_poll_interval)
+        interval = Backoff.for_provider(self.provider, poll_interval)
         while True:
             self._sync_events()
             fresh, seq = self._stored_events_after(seq)
             yield from fresh
             if not follow:
                 return
-            if self.status().is_terminal:
+            status = self.status()
+            if status.is_terminal:
                 self._sync_events()
                 yield from self._stored_events_after(seq)[0]
                 return
+            if status.state is JobState.PAUSED:
+                raise JobPausedError(status)
             interval.sleep(progressed=bool(fresh))
 
     def wait(
@@ -261,12 +274,13 @@ class FineTuneJob:
     ) -> TrainedModel:
         """Block until the job ends; return its :class:`TrainedModel`.
 
-        Raises :class:`JobFailedError` or :class:`JobCancelledError` when it did not succeed, and
-        :class:`WaitTimeoutError` after ``timeout`` seconds (the job goes on). ``on_event`` is called
+        Raises :class:`JobFailedError` or :class:`JobCancelledError` when it did not succeed,
+        :class:`JobPausedError` as soon as a poll finds the job paused (it would never end by itself:
+        ``resume()`` it and wait again), and :class:`WaitTimeoutError` after ``timeout`` seconds (the job goes on). ``on_event`` is called
         with each new event as it arrives.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        interval = Backoff(poll_interval or self.provider.poll_interval, self.provider.max_poll_interval)
+        interval = Backoff.for_provider(self.provider, poll_interval)
         seq = self._last_event_seq() if on_event else 0
         while True:
             status = self.status()
@@ -277,6 +291,8 @@ class FineTuneJob:
                     on_event(event)
             if status.is_terminal:
                 return self._finish(status)
+            if status.state is JobState.PAUSED:
+                raise JobPausedError(status)
             if deadline is not None and time.monotonic() >= deadline:
                 raise WaitTimeoutError(self.id, timeout or 0)
             interval.sleep(progressed=new > 0, deadline=deadline)
@@ -294,8 +310,21 @@ class FineTuneJob:
             status = self.provider.cancel(self._context(record))
         return self._save_status(status)
 
+    def pause(self) -> JobStatus:
+        """Pause a running job at the provider (it keeps its progress; ``resume()`` continues it)."""
+        require_capability(self.provider, Capability.PAUSE, verb="pause jobs", instead="cancel() it and start again")
+        record = self._load_record()
+        if record.state.is_terminal:
+            raise JobStateError(f"Job {self.id} already ended ({record.state.value}); there is nothing to pause.")
+        if record.submitted_at is None:
+            raise JobStateError(f"Job {self.id} has not been created at {self.spec.provider} yet; nothing to pause.")
+        with self._provider_call():
+            status = self.provider.pause(self._context(record))
+        return self._save_status(status)
+
     def resume(self) -> JobStatus:
-        """Continue a stopped local job from its last good checkpoint (refused if data or settings changed)."""
+        """Continue a paused job, or a stopped local job from its last good checkpoint (refused if data or
+        settings changed)."""
         require_capability(self.provider, Capability.RESUME, verb="resume jobs", instead="start a new job")
         record = self._load_record()
         if record.state == JobState.SUCCEEDED:
