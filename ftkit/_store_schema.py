@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ftkit.errors import StoreError, StoreVersionError
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "prepare"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Migration", "prepare", "refuse_newer"]
 
 # Version 1: the layout ftkit 0.1 created (tests/core/fixtures/store_v1.db is such a file).
 _V1 = (
@@ -117,12 +117,18 @@ MIGRATIONS: tuple[Migration, ...] = (
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else 1
 
 
-def prepare(db: sqlite3.Connection, path: Path) -> None:
-    """Bring the file behind ``db`` (autocommit connection) to :data:`SCHEMA_VERSION`, or refuse it."""
+def refuse_newer(db: sqlite3.Connection, path: Path) -> None:
+    """Raise :class:`StoreVersionError` for a file this ftkit cannot use. Reads only: call it before any
+    pragma that writes (``journal_mode``), so a refused file is left byte for byte as it was."""
     found = _user_version(db)
     if found > SCHEMA_VERSION:
-        _accept_newer(db, found, path)  # reads only: a newer file is never written to here
-    if found >= SCHEMA_VERSION:
+        _accept_newer(db, found, path)
+
+
+def prepare(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the file behind ``db`` (autocommit connection) to :data:`SCHEMA_VERSION`, or refuse it."""
+    if _user_version(db) >= SCHEMA_VERSION:
+        refuse_newer(db, path)
         return
     db.execute("BEGIN IMMEDIATE")  # read the version again under the write lock: another process may be here
     try:

@@ -159,6 +159,11 @@ class JobStore:
         if db is None or getattr(self._local, "pid", None) != os.getpid():
             db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=True)
             db.row_factory = sqlite3.Row
+            try:
+                _store_schema.refuse_newer(db, self.path)  # before journal_mode, which writes to the file
+            except BaseException:
+                db.close()
+                raise
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")

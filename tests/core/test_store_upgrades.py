@@ -156,6 +156,7 @@ def _from_the_future(path: Path, *, oldest_reader: int) -> None:
     db.execute("INSERT OR REPLACE INTO store_meta VALUES ('migrated_by', '9.4.0')")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
     db.commit()
+    db.execute("PRAGMA journal_mode = DELETE")  # so that opening it in WAL mode would change its header
     db.close()
 
 
