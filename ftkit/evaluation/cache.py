@@ -90,7 +90,7 @@ class PredictionCache:
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(f"SELECT key, generation FROM predictions WHERE key IN ({marks})", chunk)
-                found.update({key: Generation.model_validate_json(text) for key, text in rows})
+                found.update({key: Generation.model_validate_json(text, extra="ignore") for key, text in rows})
         return found
 
     def put_many(self, generations: dict[str, Generation], *, model: str) -> None:

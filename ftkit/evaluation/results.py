@@ -110,7 +110,8 @@ class EvalResult(BaseModel):
 
     @classmethod
     def load(cls, path: str | Path) -> EvalResult:
-        return cls.model_validate_json(Path(path).read_text(encoding="utf-8"))
+        # a result saved by a newer ftkit may carry fields this one does not know: ignored, not fatal
+        return cls.model_validate_json(Path(path).read_text(encoding="utf-8"), extra="ignore")
 
 
 BaseComparison.model_rebuild()
