@@ -25,6 +25,7 @@ from ftkit.evaluation.harness import (
     compare_pair,
     load_test,
     training_labels,
+    with_demonstrations,
 )
 from ftkit.evaluation.metrics import Metric
 from ftkit.evaluation.models import resolve_model
@@ -54,6 +55,9 @@ class Candidate(BaseModel):
     estimate: Estimate | None = None
     training_cost_usd: float | None = None
     note: str | None = None
+    few_shot: list[dict[str, Any]] | None = Field(
+        default=None, description="demonstration turns (user/assistant messages) placed after the system prompt "
+        "of every test prompt: the base model with a strong prompt, the comparison a fine-tune must win")
 
 
 class ComparisonReport(BaseModel):
@@ -200,7 +204,8 @@ def compare(
     try:
         for candidate in candidates:
             model = resolve_model(candidate.model) if candidate.model is not None else None
-            result = _evaluate_one(model, test_set, metric_objects, settings, **options) if model else None
+            prompts = with_demonstrations(test_set, candidate.few_shot) if candidate.few_shot else test_set
+            result = _evaluate_one(model, prompts, metric_objects, settings, **options) if model else None
             job_id = candidate.job_id or (model.job_id if model else None)
             row = _row_for(candidate, model, result, job_costs(job_id) if job_id else JobCosts())
             if result is not None:

@@ -9,6 +9,7 @@ and an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from ftkit.evaluation.stats import Flips, Interval
 from ftkit.model import TrainedModel
 from ftkit.types import Generation, GenerationSettings
 
-__all__ = ["TestSet", "evaluate", "load_test", "predict", "regression_set"]
+__all__ = ["TestSet", "evaluate", "load_test", "predict", "regression_set", "with_demonstrations"]
 
 #: progress callback: (done, total, what)
 Progress = Callable[[int, int, str], None]
@@ -48,6 +49,16 @@ class TestSet:
 
     def __len__(self) -> int:
         return len(self.references)
+
+
+def with_demonstrations(test_set: TestSet, demonstrations: Sequence[dict[str, Any]]) -> TestSet:
+    """The same examples and references, with ``demonstrations`` (alternating user/assistant turns) after each
+    prompt's system message: a few-shot prompt."""
+    prompts = []
+    for prompt in test_set.prompts:
+        head = prompt[:1] if prompt and prompt[0].get("role") == "system" else []
+        prompts.append([*head, *(dict(m) for m in demonstrations), *prompt[len(head):]])
+    return dataclasses.replace(test_set, prompts=prompts)
 
 
 def regression_set() -> Path:
