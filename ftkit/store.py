@@ -127,10 +127,19 @@ _DEPLOYMENT_UPDATABLE = set(DeploymentRecord.model_fields) - {"id", "created_at"
 
 
 class JobStore:
-    """Durable record of jobs, their events and uploaded files.
+    """Durable record of jobs, their events, uploaded files and deployments.
 
-    >>> store = JobStore(tmp_path / "jobs.db")                         # doctest: +SKIP
-    >>> [r.id for r in store.list_jobs(limit=5)]                      # doctest: +SKIP
+    >>> import tempfile
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> store = JobStore(Path(folder.name) / "jobs.db")             # JobStore() is $FTKIT_HOME/jobs.db
+    >>> [r.id for r in store.list_jobs(limit=5)]
+    []
+    >>> dep = store.create_deployment(DeploymentRecord(id="dep-1", provider="echo", model_id="echo:ftk-1"))
+    >>> store.update_deployment(store.resolve_deployment_id("dep"), state="ready").state
+    'ready'
+    >>> [d.id for d in store.list_deployments(active_only=True)]
+    ['dep-1']
+    >>> store.close(); folder.cleanup()
     """
 
     def __init__(self, path: str | Path | None = None):
