@@ -64,6 +64,18 @@ class FireworksApi(ManagedApi):
         return account
 
     @property
+    def configured_account(self) -> bool:
+        """Whether an account was given (``account_id=`` or the environment), not taken from a stored job."""
+        return bool(self._account_id or os.environ.get(ACCOUNT_ENV))
+
+    def use_account(self, account_id: str) -> None:
+        """Work in ``account_id`` from now on (a client built for another account is rebuilt)."""
+        with self._lock:
+            if account_id != self._account_id:
+                self._account_id = account_id
+                self._client = None
+
+    @property
     def endpoint(self) -> str:
         """What upload dedup is keyed on: the same bytes in another account or on another server are new."""
         return f"{self.base_url or DEFAULT_BASE_URL}/accounts/{self.account_id}"

@@ -147,7 +147,7 @@ class FireworksProvider(Provider):
             if e.status_code == 400:  # refused for good (model not tunable, a value out of range)
                 raise UnsupportedSettingError(PROVIDER, [str(e)]) from e
             raise
-        ctx.remember(remote_id=job_id, output_model=output)
+        ctx.remember(remote_id=job_id, output_model=output, account_id=self.api.account_id)
         ctx.log(f"created Fireworks job {job_id} on {kwargs.get('base_model') or options.warm_start_from}")
         return self._status_of(ctx, job)
 
@@ -260,6 +260,7 @@ class FireworksProvider(Provider):
         target = Path(dest)
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise ConfigError(f"{target} already exists and is not an empty folder; choose a new destination.")
+        self._bind(_account_of(model.model_id))
         model_id = model.model_id.rsplit("/", 1)[-1]
         endpoint = self.api.safe(lambda c: c.models.get_download_endpoint(model_id),
                                  not_found=lambda: JobNotFoundError(model.model_id, "Fireworks models"))  # fmt: skip
@@ -287,12 +288,15 @@ class FireworksProvider(Provider):
     def create_deployment(self, ctx: DeploymentContext) -> DeploymentStatus:
         if not ctx.model.model_id.startswith("accounts/"):
             raise ConfigError(f"{ctx.model.model_id!r} is not a Fireworks model name (accounts/<a>/models/<m>).")
+        self._bind(_account_of(ctx.model.model_id))
         return _deploy.create(self.api, ctx)
 
     def deployment_status(self, ctx: DeploymentContext) -> DeploymentStatus:
+        self._bind(_account_of(ctx.model.model_id))
         return _deploy.status(self.api, ctx)
 
     def delete_deployment(self, ctx: DeploymentContext) -> DeploymentStatus:
+        self._bind(_account_of(ctx.model.model_id))
         return _deploy.delete(self.api, ctx)
 
     def deployment_price(self, model: TrainedModel, settings: Mapping[str, Any]) -> float | None:
@@ -307,7 +311,13 @@ class FireworksProvider(Provider):
 
     # -- internals ---------------------------------------------------------------------------------------
 
+    def _bind(self, account: str | None) -> None:
+        """Work in the account a stored job or model names when none was configured (attach, the CLI)."""
+        if account and not self.api.configured_account:
+            self.api.use_account(account)
+
     def _remote_id(self, ctx: JobContext) -> str:
+        self._bind(ctx.data.get("account_id"))
         if ctx.remote_id:
             return ctx.remote_id
         if ctx.data.get("train_file"):  # uploaded, then interrupted: the job id is ftkit's own, so look
@@ -318,7 +328,7 @@ class FireworksProvider(Provider):
         raise JobStateError(f"Job {ctx.job_id} was not created on Fireworks yet; call start() to finish it.")
 
     def _job(self, ctx: JobContext) -> Any:
-        remote_id = self._remote_id(ctx)
+        remote_id = self._remote_id(ctx)  # binds the job's account first
         return self.api.safe(lambda c: c.supervised_fine_tuning_jobs.get(remote_id), not_found=self._not_found(ctx))
 
     @staticmethod
@@ -358,3 +368,9 @@ class FireworksProvider(Provider):
             return call_with_retries(get, is_retryable=retryable, policy=self.api.policy)
         except httpx.HTTPError as e:
             raise ProviderError(f"could not read {url.split('?')[0]} ({e}); retry later", provider=PROVIDER) from e
+
+
+def _account_of(name: str) -> str | None:
+    """``accounts/<account>/models/<id>`` -> ``<account>`` (None for Fireworks' own or bare names)."""
+    parts = name.split("/")
+    return parts[1] if len(parts) >= 4 and parts[0] == "accounts" and parts[1] != "fireworks" else None
