@@ -15,6 +15,7 @@ Paths are shown by :func:`short_path` and job ids by :func:`short_ids`, which th
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ GAP = "  "
 @dataclass
 class _Column:
     header: str
-    priority: int
+    priority: float
     justify: str
 
 
@@ -88,7 +89,8 @@ class FitTable:
                 for cells, notes in zip(self.rows, self.row_notes, strict=True)]
         columns = list(self.columns)
         if any(self.row_notes):
-            columns.append(_Column("notes", 0, "left"))
+            # kept right after the required columns; when even it does not fit, each footnote names its row
+            columns.append(_Column("notes", 0.5, "left"))
         else:
             rows = [r[:-1] for r in rows]
         width = width or console.width
@@ -97,16 +99,31 @@ class FitTable:
         if self.title:
             out += _wrapped(self.title, width, style="bold")
         left_out: list[str] = []
+        notes_shown = True
         if wide and not plain:
             out.append(_rich_table(columns, rows))
         else:
             shown, left_out = _fit(columns, rows, None if wide else width)
-            out += _row_lines([columns[i] for i in shown], [[r[i] for i in shown] for r in rows], plain)
+            if sum(_widths(columns, rows)[i] for i in shown) + len(GAP) * (len(shown) - 1) > width and not wide:
+                out += _stacked(columns, rows, width)  # even the required columns are too wide: one block a row
+                left_out, notes_shown = [], True
+            else:
+                out += _row_lines([columns[i] for i in shown], [[r[i] for i in shown] for r in rows], plain)
+                notes_shown = "notes" not in left_out
         if left_out:
             out += _wrapped(f"Left out to fit {width} columns: {', '.join(left_out)} (--wide shows them).",
                             width, style="dim")
-        out += note_lines(list(numbers), width)
+        out += note_lines(list(numbers) if notes_shown else self._labelled_notes(numbers), width)
         return out
+
+    def _labelled_notes(self, numbers: dict[str, int]) -> list[str]:
+        """Footnotes that say which rows they belong to (when the notes column was left out)."""
+        owners: dict[str, list[str]] = {note: [] for note in numbers}
+        for cells, notes in zip(self.rows, self.row_notes, strict=True):
+            label = " ".join(c.plain for c in cells[:2])
+            for note in notes:
+                owners[note].append(label)
+        return [f"{'; '.join(dict.fromkeys(owners[n]))}: {n}" if owners[n] else n for n in numbers]
 
     def _number_notes(self) -> dict[str, int]:
         numbers: dict[str, int] = {}
@@ -149,6 +166,7 @@ def note_lines(notes: Sequence[str], width: int, *, start: int = 1) -> list[Text
     """Numbered footnotes, wrapped at ``width`` with a hanging indent (words are never cut)."""
     lines = []
     for i, note in enumerate(notes, start):
+        note = shorten_paths(note, max(20, width - 10))
         marker = f"[{i}] "
         lines += [Text(line) for line in textwrap.wrap(
             note, width=max(20, width), initial_indent=marker, subsequent_indent=" " * len(marker),
@@ -184,9 +202,28 @@ def _text(value: Any) -> Text:
     return Text(text.replace("\n", "; "))
 
 
+def _widths(columns: list[_Column], rows: list[list[Text]]) -> list[int]:
+    return [max([Text(c.header).cell_len, *(r[i].cell_len for r in rows)]) for i, c in enumerate(columns)]
+
+
+def _stacked(columns: list[_Column], rows: list[list[Text]], width: int) -> list[Text]:
+    """Each row as a block (its first cell, then ``header  value`` lines): for values wider than the screen."""
+    pad = max(len(c.header) for c in columns[1:]) + 2 if len(columns) > 1 else 2
+    out: list[Text] = []
+    for row in rows:
+        out.append(Text(row[0].plain, style="bold"))
+        for column, cell in zip(columns[1:], row[1:], strict=True):
+            if cell.plain in ("", "-"):
+                continue
+            pieces = textwrap.wrap(cell.plain, width=max(20, width - pad - 2), break_long_words=False) or [""]
+            for i, piece in enumerate(pieces):
+                out.append(Text("  " + (f"{column.header:<{pad}}" if i == 0 else " " * pad) + piece))
+    return out
+
+
 def _fit(columns: list[_Column], rows: list[list[Text]], width: int | None) -> tuple[list[int], list[str]]:
     """Indices of the columns to show (declared order) and the headers left out, so no line exceeds width."""
-    widths = [max([Text(c.header).cell_len, *(r[i].cell_len for r in rows)]) for i, c in enumerate(columns)]
+    widths = _widths(columns, rows)
     if width is None:
         return list(range(len(columns))), []
     chosen: set[int] = set()
@@ -200,7 +237,7 @@ def _fit(columns: list[_Column], rows: list[list[Text]], width: int | None) -> t
 
 
 def _row_lines(columns: list[_Column], rows: list[list[Text]], plain: bool) -> list[Text]:
-    widths = [max([Text(c.header).cell_len, *(r[i].cell_len for r in rows)]) for i, c in enumerate(columns)]
+    widths = _widths(columns, rows)
 
     def line(cells: list[Text], style: str = "") -> Text:
         out = Text(style=style)
@@ -264,6 +301,19 @@ def short_path(path: str | os.PathLike[str], limit: int = 40) -> str:
             break
         kept.insert(0, part)
     return "…/" + "/".join(kept)
+
+
+_PATH = re.compile(r"(?<![\w/.~])(?:~|/)[^\s,;:()'\"`]*/[^\s,;:()'\"`]*")
+
+
+def shorten_paths(text: str, limit: int) -> str:
+    """Every absolute path in a message shown as :func:`short_path` would, so it fits a line."""
+    def short(match: re.Match[str]) -> str:
+        found = match.group(0)
+        tail = found[len(found.rstrip(".")):]
+        return short_path(found.rstrip("."), limit) + tail
+
+    return _PATH.sub(short, text)
 
 
 def looks_like_path(value: str) -> bool:

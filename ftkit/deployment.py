@@ -219,10 +219,15 @@ class Deployment(BaseModel):
         :class:`DeploymentFailedError`; a timeout raises ``WaitTimeoutError`` and leaves it running (delete it,
         or wait again)."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        from ftkit._progress import report
+
+        started = time.monotonic()
         while True:
             self.refresh()
             if on_progress is not None:
                 on_progress(self)
+            report(f"deployment {self.id}", round(time.monotonic() - started), None, unit="s",
+                   finished=self.state is not DeploymentState.CREATING, state=self.state.value)
             if self.state is DeploymentState.READY:
                 return self
             if self.state is DeploymentState.FAILED:

@@ -45,6 +45,8 @@ def _settings(**values: Any) -> dict[str, Any]:
 def _money(value: float | None) -> str:
     if value is None:
         return "-"
+    if 0 < value < 0.0001:
+        return "<$0.0001"
     return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
 
 

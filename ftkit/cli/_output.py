@@ -57,7 +57,10 @@ _FIX = re.compile(r"^(Run|Pass|Install|Set|Use|Instead|Start|Wait|Upgrade|Add|Ch
 
 def error_block(error: BaseException, width: int) -> list[Text]:
     """One readable block: what failed (and why) after ``error:``, then what fixes it after ``fix:``."""
-    message = str(error).strip() or type(error).__name__
+    from ftkit._table import shorten_paths
+
+    # paths relative to the working directory or with ~ (whole: the user may need to open the file)
+    message = shorten_paths(str(error).strip() or type(error).__name__, limit=10_000)
     head, _, detail = message.partition("\n")
     sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z`(])", head)
     what, why, fix = sentences[0], [], []

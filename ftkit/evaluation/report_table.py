@@ -94,9 +94,9 @@ def comparison_table(report: ComparisonReport) -> Any:
                      notes=list(report.notes))
     table.column("candidate")
     for metric in report.metrics:
-        table.column(metric, justify="right")
+        table.column(metric, priority=0 if metric == primary else 1, justify="right")
     if primary:
-        table.column(f"Δ {primary}", priority=1, justify="right")
+        table.column(f"Δ {primary}", justify="right")
     table.column("training", priority=2, justify="right")
     for metric in report.metrics:
         table.column(f"{metric} 95% CI", priority=3, justify="right")
@@ -118,8 +118,7 @@ def comparison_table(report: ComparisonReport) -> Any:
         cells += [delta_ci] if primary else []
         cells += [price_cell(row), fmt_usd(row.cost_per_1k_examples_usd), fmt_seconds(row.latency_s_p50),
                   fmt_tokens(row.breakeven_tokens_per_month)]
-        notes = ([] if row.evaluated else [f"{row.name}: not evaluated here (costs only)"]) + [
-            f"{row.name}: {note}" for note in row.notes]
+        notes = ([] if row.evaluated else ["not evaluated here (costs only)"]) + list(row.notes)
         table.add_row(*cells, notes=notes)
     return table
 

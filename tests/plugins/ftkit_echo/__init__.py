@@ -78,7 +78,7 @@ class EchoProvider(Provider):
         if not self.api_key.startswith("echo-"):
             raise AuthenticationError("the key was refused (echo keys start with 'echo-')", provider=self.name, status_code=401)
 
-    def estimate(self, spec) -> Estimate:
+    def estimate(self, spec, **assumptions) -> Estimate:
         from ftkit.data import iter_records
 
         examples = [r for _, r in iter_records(spec.train)]
