@@ -17,11 +17,13 @@ Every error ftkit raises derives from :class:`FtkitError`, and every message say
     ├── JobError                            the job is not in a state that allows the call
     │   ├── JobNotFoundError (LookupError)  no such job in the store or at the provider
     │   ├── JobStateError                   e.g. result() before success, cancel() after the end
-    │   │   └── JobCancelledError           wait() on a job that was cancelled
+    │   │   ├── JobCancelledError           wait() on a job that was cancelled
+    │   │   └── JobPausedError              wait() on a job that is paused; resume() it to go on
     │   ├── JobFailedError                  the job ended in failure; carries its JobStatus
     │   └── WaitTimeoutError (TimeoutError) wait(timeout=...) ran out; the job goes on
     └── ProviderError                       the provider answered with an error
         ├── AuthenticationError             the key was refused
+        ├── JobCreationClosedError          the service takes no new jobs from this account
         ├── RateLimitError                  429 after retries; carries retry_after
         └── ProviderConnectionError         the provider could not be reached
 
@@ -44,9 +46,11 @@ __all__ = [
     "DeploymentNotFoundError",
     "FtkitError",
     "JobCancelledError",
+    "JobCreationClosedError",
     "JobError",
     "JobFailedError",
     "JobNotFoundError",
+    "JobPausedError",
     "JobStateError",
     "MissingCredentialsError",
     "ProviderConnectionError",
@@ -238,6 +242,18 @@ class JobCancelledError(JobStateError):
         )
 
 
+class JobPausedError(JobStateError):
+    """The job is paused at the provider: it neither trains nor ends until it is resumed."""
+
+    def __init__(self, status: JobStatus):
+        self.status = status
+        super().__init__(
+            f"Job {status.job_id} on {status.provider} is paused ({status.raw_status}); it will not finish until "
+            f"it is resumed: job.resume() or `ftkit jobs resume {status.job_id}`, then wait again "
+            f"(or cancel it with `ftkit jobs cancel {status.job_id}`)."
+        )
+
+
 class JobFailedError(JobError):
     """The job ended in failure. ``status`` has the provider's raw status and error."""
 
@@ -291,6 +307,16 @@ class ProviderError(FtkitError):
 
 class AuthenticationError(ProviderError):
     """The provider refused the credentials."""
+
+    exit_code = 2
+
+
+class JobCreationClosedError(ProviderError):
+    """The provider refuses new jobs from this account for good (e.g. a service winding down).
+
+    Nothing is left behind: the files uploaded for the refused job are deleted. The message names the
+    ways on (other providers, ``ftkit migrate``).
+    """
 
     exit_code = 2
 

@@ -142,7 +142,7 @@ class FineTuneJob:
         record = store.get_job(store.resolve_id(job_id))
         job = cls.__new__(cls)
         job._init(
-            JobSpec.model_validate(record.spec),
+            record.job_spec(),
             job_id=record.id,
             api_key=api_key,
             base_url=base_url,
@@ -392,7 +392,7 @@ class FineTuneJob:
         workdir.mkdir(parents=True, exist_ok=True)
         return JobContext(
             job_id=self.id,
-            spec=JobSpec.model_validate(record.spec),
+            spec=record.job_spec(),
             workdir=workdir,
             remote_id=record.remote_id,
             data=dict(record.provider_data),

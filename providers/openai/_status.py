@@ -17,12 +17,15 @@ __all__ = ["STATES", "chronological_events", "job_status", "map_state", "parse_m
 
 log = logging.getLogger("ftkit.providers.openai")
 
-#: every status OpenAI documents; ``paused`` exists in the API (pause/resume) but not in the enum
+#: every status OpenAI documents. ``pausing``/``paused`` come with the pause/resume endpoints (API reference,
+#: POST /v1/fine_tuning/jobs/{id}/pause) though the SDK's Literal lacks them; both are PAUSED, because a
+#: pausing job will not end by itself and ``wait()`` must hand control back.
 STATES: dict[str, JobState] = {
     "validating_files": JobState.VALIDATING,
     "queued": JobState.QUEUED,
     "running": JobState.RUNNING,
-    "paused": JobState.QUEUED,
+    "pausing": JobState.PAUSED,
+    "paused": JobState.PAUSED,
     "succeeded": JobState.SUCCEEDED,
     "failed": JobState.FAILED,
     "cancelled": JobState.CANCELLED,

@@ -1,9 +1,8 @@
-"""Creating the OpenAI job exactly once, after the shutdown check and the uploads.
+"""What OpenAI adds to ManagedProvider's submit: the shutdown checks before upload, the job tag it is found by.
 
-``jobs.create`` is not idempotent (the SDK sends no idempotency key), so it runs without retries.
-Every job carries ``metadata={"ftkit_job_id": <ftkit id>}``; before creating, and after every
-ambiguous failure, ftkit lists jobs with that metadata filter and adopts the match. The remote id is
-stored the moment it is known.
+``jobs.create`` is not idempotent (the SDK sends no idempotency key), so it runs without retries. Every
+job carries ``metadata={"ftkit_job_id": <ftkit id>}``; before creating, and after every ambiguous
+failure, ftkit lists jobs with that metadata filter and adopts the match (``ManagedProvider.create_job_once``).
 """
 
 from __future__ import annotations
@@ -12,14 +11,14 @@ import logging
 from datetime import date
 from typing import Any
 
-from ftkit.errors import ConfigError
+from ftkit.errors import ConfigError, ProviderError
 from ftkit.provider import JobContext
 
 from ._client import PROVIDER, OpenAIApi
-from ._options import JOB_TAG, OpenAIOptions
-from ._request import job_request
+from ._options import JOB_TAG
+from ._winddown import days_left_message, parse_shutdown_date
 
-__all__ = ["availability_check", "create_job", "find_tagged_job"]
+__all__ = ["availability_check", "find_tagged_job", "model_shutdown"]
 
 log = logging.getLogger("ftkit.providers.openai")
 
@@ -30,33 +29,46 @@ def today() -> date:
 
 
 def availability_check(api: OpenAIApi, ctx: JobContext) -> None:
-    """Refuse a job OpenAI will not accept (self-serve fine-tuning closes 2027-01-06; retired base
-    models) before anything is uploaded, and log the warnings that apply.
+    """Refuse a job OpenAI will not accept (self-serve fine-tuning closes 2027-01-06; retired or unknown
+    base models) before anything is uploaded, and log the warnings that apply.
 
-    Only OpenAI's own endpoint is refused: an emulator or another compatible server at ``base_url``
-    gets the warning, so tests and self-hosted stand-ins keep working after the dates.
+    The catalog's dates refuse only on OpenAI's own endpoint: an emulator or another compatible server at
+    ``base_url`` gets the warning, so tests and self-hosted stand-ins keep working after the dates. The
+    model listing's ``shutdown_date`` is the service's own word and applies everywhere.
     """
     from ftkit.estimation.catalog import availability_problems
 
     for problem in availability_problems(PROVIDER, ctx.spec.model, today()):
         if problem.level == "error" and api.is_official:
             raise ConfigError(problem.message)
-        log.warning("%s", problem.message)
-        ctx.log(problem.message, "warning")
+        _warn(ctx, problem.message)
+    shutdown = model_shutdown(api, ctx.spec.model)
+    ctx.remember(model_shutdown_date=shutdown.isoformat() if shutdown else None)
+    if shutdown is not None:
+        level, message = days_left_message(ctx.spec.model, shutdown, today())
+        if level == "error":
+            raise ConfigError(message)
+        _warn(ctx, message)
 
 
-def create_job(api: OpenAIApi, ctx: JobContext, options: OpenAIOptions, *, training_file: str,
-               validation_file: str | None) -> Any:
-    """Create the remote job, or adopt the one an earlier, interrupted attempt created."""
-    body = job_request(ctx.spec, options, job_id=ctx.job_id, training_file=training_file,
-                       validation_file=validation_file)
-    job = api.once(
-        find=lambda client: find_tagged_job(client, ctx.job_id),
-        create=lambda client: client.fine_tuning.jobs.create(**body),
-    )
-    ctx.remember(remote_id=job.id)
-    ctx.log(f"created OpenAI job {job.id} on {ctx.spec.model}")
-    return job
+def model_shutdown(api: OpenAIApi, model: str) -> date | None:
+    """``shutdown_date`` from OpenAI's model listing (``GET /models/{model}``); a model OpenAI does not
+    have is refused here, before the data is uploaded."""
+    try:
+        listed = api.safe(lambda c: c.models.retrieve(model))
+    except ProviderError as e:
+        if e.status_code == 404:
+            raise ConfigError(
+                f"OpenAI has no model {model!r} for this key: check the name (a dated snapshot such as "
+                "gpt-4o-mini-2024-07-18, or one of your ft: models); `ftkit plan` lists what OpenAI fine-tunes."
+            ) from e
+        raise
+    return parse_shutdown_date(getattr(listed, "shutdown_date", None))
+
+
+def _warn(ctx: JobContext, message: str) -> None:
+    log.warning("%s", message)
+    ctx.log(message, "warning")
 
 
 def find_tagged_job(client: Any, job_id: str) -> Any | None:

@@ -13,36 +13,36 @@ Existing jobs and fine-tuned models keep working through ftkit until their base 
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ftkit._managed import prepare_dataset
-from ftkit._retry import DEFAULT_POLICY, RetryPolicy
+from ftkit._retry import RetryPolicy
 from ftkit.data.report import Issue
-from ftkit.errors import JobNotFoundError, JobStateError, ProviderError
-from ftkit.provider import Hosting, JobContext, Provider
+from ftkit.errors import FtkitError, JobNotFoundError, JobStateError, ProviderError
+from ftkit.managed import EstimateNotes, ManagedProvider
+from ftkit.provider import Hosting, JobContext
 from ftkit.spec import JobSpec
-from ftkit.types import Capability, EventPage, Generation, GenerationSettings, JobState, JobStatus
+from ftkit.types import Capability, EventPage, GenerationSettings, JobState, JobStatus
 
 from ._client import PROVIDER, OpenAIApi
-from ._generate import generate
 from ._options import OpenAIOptions
-from ._request import spec_problems
+from ._request import job_request, spec_problems
 from ._status import EVENTS_PAGE_SIZE, chronological_events, job_status, latest_step, parse_metrics_csv
-from ._submit import availability_check, create_job, find_tagged_job
-from ._upload import upload_dataset
+from ._submit import availability_check, find_tagged_job
+from ._winddown import refused_create
 
 if TYPE_CHECKING:
+    from ftkit.estimation.catalog import CatalogModel
     from ftkit.estimation.tokens import TokenCounter
-    from ftkit.estimation.types import Estimate
+    from ftkit.estimation.types import TokenCount
     from ftkit.model import TrainedModel
 
 __all__ = ["OpenAIProvider"]
 
 _FILE_PARAMS = ("training_file", "validation_file")
+PURPOSE = "fine-tune"
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(ManagedProvider):
     """OpenAI: supervised (SFT) and preference (DPO) fine-tuning of OpenAI's hosted models.
 
     Connection: ``api_key=`` or ``OPENAI_API_KEY``; ``base_url=`` or ``OPENAI_BASE_URL`` (with
@@ -50,12 +50,14 @@ class OpenAIProvider(Provider):
     ``poll_interval=`` (first polling interval of ``wait``) and ``retry_policy=``.
 
     OpenAI does not say how it trains (adapters or full weights): ``adapter`` stays at its default
-    ("lora", meaning "managed by OpenAI"); ``"qlora"`` and ``"full"`` are refused.
+    ("lora", meaning "managed by OpenAI"); ``"qlora"`` and ``"full"`` are refused. Jobs can be paused
+    and resumed (``job.pause()``, ``job.resume()``); ``wait()`` on a paused job raises ``JobPausedError``.
     """
 
     name = PROVIDER
+    display_name = "OpenAI"
     capabilities = frozenset({Capability.SFT, Capability.DPO, Capability.LORA, Capability.CANCEL,
-                              Capability.GENERATE})
+                              Capability.PAUSE, Capability.RESUME, Capability.GENERATE})
     supported_settings = frozenset({"epochs", "batch_size", "seed", "suffix"})
     setting_hints: ClassVar[dict[str, str]] = {
         "learning_rate": "OpenAI takes a multiplier of its own rate: options={'learning_rate_multiplier': 0.5}",
@@ -78,26 +80,10 @@ class OpenAIProvider(Provider):
     poll_interval = 10.0
     max_poll_interval = 60.0
 
-    def __init__(
-        self,
-        *,
-        organization: str | None = None,
-        project: str | None = None,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-        retry_policy: RetryPolicy = DEFAULT_POLICY,
-        **connection: Any,
-    ):
-        super().__init__(**connection)
-        if poll_interval is not None:
-            self.poll_interval = poll_interval
-            self.max_poll_interval = max(poll_interval, min(self.max_poll_interval, poll_interval * 10))
-        self._api = OpenAIApi(api_key=lambda: self.api_key, base_url=self.base_url, organization=organization,
-                              project=project, timeout=timeout, policy=retry_policy)
-
-    @property
-    def api(self) -> OpenAIApi:
-        return self._api
+    def build_api(self, *, policy: RetryPolicy, organization: str | None = None, project: str | None = None,
+                  timeout: float | None = None) -> OpenAIApi:
+        return OpenAIApi(api_key=lambda: self.api_key, base_url=self.base_url, organization=organization,
+                         project=project, timeout=timeout, policy=policy)
 
     # -- declarations ---------------------------------------------------------------------------
 
@@ -125,46 +111,67 @@ class OpenAIProvider(Provider):
             return problems  # already reported by the base class
         return problems + spec_problems(spec, options)
 
-    def estimate(self, spec: JobSpec, *, today: date | None = None) -> Estimate:
-        from ftkit.providers.openai._estimate import estimate
+    @classmethod
+    def per_example_cap(cls, entry: CatalogModel | None) -> int | None:
+        return entry.max_tokens_per_example if entry else None
 
-        return estimate(spec, today=today)
+    @classmethod
+    def count_notes(cls, spec: JobSpec, counts: TokenCount, entry: CatalogModel | None, notes: EstimateNotes) -> None:
+        notes.assume(
+            f"Tokens counted with {counts.tokenizer}: 3 per message, 1 more per name, 3 to prime the reply; "
+            "tool definitions and tool calls as compact JSON; images not counted. OpenAI calls this count "
+            "approximate; the job's trained_tokens is the billed figure."
+        )
 
-    # -- lifecycle ----------------------------------------------------------------------------------
+    # -- ManagedProvider hooks ------------------------------------------------------------------------
 
-    def submit(self, ctx: JobContext) -> JobStatus:
-        if ctx.remote_id:
-            return self.status(ctx)  # an earlier call got this far: nothing more to do
-        spec = ctx.spec
-        options = self.options(spec)
+    def preflight(self, ctx: JobContext) -> OpenAIOptions:
         availability_check(self.api, ctx)
-        method = spec.method.value
-        train = prepare_dataset(spec.train, provider=PROVIDER, method=method, out=ctx.workdir / "openai-train.jsonl")
-        training_file = upload_dataset(self.api, ctx, train, role="train")
-        validation_file = None
-        if spec.validation is not None:
-            valid = prepare_dataset(spec.validation, provider=PROVIDER, method=method,
-                                    out=ctx.workdir / "openai-validation.jsonl")
-            validation_file = upload_dataset(self.api, ctx, valid, role="validation")
-        job = create_job(self.api, ctx, options, training_file=training_file, validation_file=validation_file)
-        return job_status(job, job_id=ctx.job_id)
+        return self.options(ctx.spec)  # type: ignore[return-value]
 
-    def status(self, ctx: JobContext) -> JobStatus:
-        remote_id = self._remote_id(ctx)
-        if remote_id is None:
-            return JobStatus(job_id=ctx.job_id, provider=PROVIDER, state=JobState.PENDING, raw_status="not created")
-        job = self._retrieve(remote_id)
+    def create_file(self, client: Any, name: str, content: bytes) -> Any:
+        return client.files.create(file=(name, content), purpose=PURPOSE)
+
+    def list_files(self, client: Any) -> Any:
+        return client.files.list(purpose=PURPOSE, order="desc")
+
+    def create_job(self, client: Any, ctx: JobContext, files: dict[str, str | None], prepared: Any) -> Any:
+        body = job_request(ctx.spec, prepared, job_id=ctx.job_id, training_file=files["training_file"] or "",
+                           validation_file=files["validation_file"])
+        return client.fine_tuning.jobs.create(**body)
+
+    def find_job(self, client: Any, ctx: JobContext) -> Any | None:
+        return find_tagged_job(client, ctx.job_id)
+
+    def retrieve_job(self, client: Any, remote_id: str) -> Any:
+        return client.fine_tuning.jobs.retrieve(remote_id)
+
+    def job_status(self, ctx: JobContext, job: Any) -> JobStatus:
         step = total = None
         if job.status == "running":
-            page = self.api.safe(lambda c: c.fine_tuning.jobs.list_events(remote_id, limit=10))
+            page = self.api.safe(lambda c: c.fine_tuning.jobs.list_events(job.id, limit=10))
             step, total = latest_step(page.data or [])
         status = job_status(job, job_id=ctx.job_id, step=step, total_steps=total)
         if status.state is JobState.FAILED:
             self._note_file_problem(ctx, job)
         return status
 
+    def chat(self, client: Any, model_name: str, messages: list[dict[str, Any]], settings: GenerationSettings) -> Any:
+        # max_tokens is deprecated for chat; OpenAI accepts up to four stop sequences
+        return client.chat.completions.create(
+            model=model_name, messages=messages, temperature=settings.temperature, top_p=settings.top_p,
+            max_completion_tokens=settings.max_new_tokens,
+            **({"seed": settings.seed} if settings.seed is not None else {}),
+            **({"stop": settings.stop[:4]} if settings.stop else {}),
+        )
+
+    def map_error(self, exc: BaseException, error: FtkitError) -> FtkitError:
+        return refused_create(exc, error)
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
     def events(self, ctx: JobContext, *, after: str | None = None) -> EventPage:
-        remote_id = self._remote_id(ctx)
+        remote_id = self.remote_id(ctx)
         if remote_id is None:
             return EventPage(cursor=after)
 
@@ -178,7 +185,7 @@ class OpenAIProvider(Provider):
         return chronological_events(fetch, after=after)
 
     def cancel(self, ctx: JobContext) -> JobStatus:
-        remote_id = self._remote_id(ctx)
+        remote_id = self.remote_id(ctx)
         if remote_id is None:  # interrupted before the job existed on OpenAI: nothing runs there
             return JobStatus(job_id=ctx.job_id, provider=PROVIDER, state=JobState.CANCELLED, raw_status="cancelled")
         try:
@@ -189,17 +196,44 @@ class OpenAIProvider(Provider):
         except ProviderError as e:
             if e.status_code not in (400, 409):
                 raise
-            job = self._retrieve(remote_id)
+            job = self.retrieve(ctx, remote_id)
             if job.status != "cancelled":
                 raise JobStateError(f"Job {ctx.job_id} already ended ({job.status}); there is nothing to cancel.") from e
         ctx.log(f"asked OpenAI to cancel {remote_id}")
         return job_status(job, job_id=ctx.job_id)
 
+    def pause(self, ctx: JobContext) -> JobStatus:
+        """``POST /fine_tuning/jobs/{id}/pause``; a repeat after a lost answer finds the job pausing or paused."""
+        return self._pause_or_resume(ctx, "pause", done=("pausing", "paused"))
+
+    def resume(self, ctx: JobContext) -> JobStatus:
+        """``POST /fine_tuning/jobs/{id}/resume`` on a paused job; the job goes back to training."""
+        return self._pause_or_resume(ctx, "resume", done=("queued", "running", "validating_files"))
+
+    def _pause_or_resume(self, ctx: JobContext, verb: str, *, done: tuple[str, ...]) -> JobStatus:
+        remote_id = self.remote_id(ctx)
+        if remote_id is None:
+            raise JobStateError(f"Job {ctx.job_id} was not created on OpenAI yet; there is nothing to {verb}.")
+        try:
+            # Retried like a read: a repeat after a lost answer is refused (400/409) once the first one
+            # took effect, and the job's status below tells the two apart.
+            job = self.api.safe(lambda c: getattr(c.fine_tuning.jobs, verb)(remote_id),
+                                not_found=lambda: JobNotFoundError(remote_id, "OpenAI"))
+        except ProviderError as e:
+            if e.status_code not in (400, 409):
+                raise
+            job = self.retrieve(ctx, remote_id)
+            if job.status not in done:
+                raise JobStateError(f"OpenAI cannot {verb} job {ctx.job_id} while it is {job.status}: "
+                                    f"{e}") from e
+        ctx.log(f"asked OpenAI to {verb} {remote_id}")
+        return self.job_status(ctx, job)
+
     def result(self, ctx: JobContext) -> TrainedModel:
         from ftkit.model import TrainedModel
 
-        remote_id = self._remote_id(ctx)
-        job = self._retrieve(remote_id) if remote_id else None
+        remote_id = self.remote_id(ctx)
+        job = self.retrieve(ctx, remote_id) if remote_id else None
         if job is None or job.status != "succeeded" or not job.fine_tuned_model:
             state = job.status if job else "not created"
             raise JobStateError(f"Job {ctx.job_id} has no fine-tuned model on OpenAI ({state}).")
@@ -228,30 +262,7 @@ class OpenAIProvider(Provider):
             },
         )
 
-    # -- using models --------------------------------------------------------------------------------
-
-    def generate(
-        self, model: TrainedModel, prompts: list[list[dict[str, Any]]], settings: GenerationSettings
-    ) -> list[Generation]:
-        return generate(self.api, model.model_id, prompts, settings)
-
     # -- internals ----------------------------------------------------------------------------------
-
-    def _remote_id(self, ctx: JobContext) -> str | None:
-        """The OpenAI job id, found by its ftkit tag if a crash lost it between create and remember."""
-        if ctx.remote_id:
-            return ctx.remote_id
-        if not ctx.data:
-            return None  # nothing was uploaded, so nothing can have been created
-        job = self.api.safe(lambda c: find_tagged_job(c, ctx.job_id))
-        if job is not None:
-            ctx.remember(remote_id=job.id)
-            return job.id
-        return None
-
-    def _retrieve(self, remote_id: str) -> Any:
-        return self.api.safe(lambda c: c.fine_tuning.jobs.retrieve(remote_id),
-                             not_found=lambda: JobNotFoundError(remote_id, "OpenAI"))
 
     def _note_file_problem(self, ctx: JobContext, job: Any) -> None:
         """OpenAI rejects bad data after upload, as a failed job: record it as a validation issue."""

@@ -38,7 +38,7 @@ def test_default_epochs_from_real_files(n):
     assert est.epochs == {1: 25, 5: 20, 10: 10, 50: 3}[n]
     assert est.tokens.examples == n
     assert est.billed_tokens == est.tokens.total_tokens * est.epochs
-    assert any("cookbook rule" in a for a in est.assumptions)
+    assert any("default-epoch rule" in a and "cookbook" in a for a in est.assumptions)
 
 
 def test_user_epochs_win_and_min_examples_is_an_error():

@@ -84,8 +84,12 @@ class DataCheck:
     pairs: list[tuple[str, str]] = field(default_factory=list)  # (last user message, trained answer)
 
 
-def check_training_data(content: bytes, method: str, param: str = "training_file") -> DataCheck:
-    """Parse and check a JSONL file the way the service does after upload (first problem wins)."""
+def check_training_data(content: bytes, method: str, param: str = "training_file", *,
+                        cap: int | None = None) -> DataCheck:
+    """Parse and check a JSONL file the way the service does after upload (first problem wins).
+
+    ``cap`` is the model's per-example token limit: a longer example fails the file (the guide's current
+    rule; older docs said such examples were truncated)."""
     result = DataCheck()
     try:
         lines = content.decode("utf-8").splitlines()
@@ -103,6 +107,10 @@ def check_training_data(content: bytes, method: str, param: str = "training_file
         problem, prompt, answer, tokens = _check_example(example, method)
         if problem:
             result.error = f"Invalid file format. Line {number}, {problem}"
+            return result
+        if cap is not None and tokens > cap:
+            result.error = (f"Invalid file format. Line {number}, the example has {tokens} tokens, more than the "
+                            f"maximum of {cap} tokens per example for this model.")
             return result
         result.examples += 1
         result.tokens += tokens
@@ -135,18 +143,50 @@ def _check_example(example: Any, method: str) -> tuple[str | None, str, str, int
         messages = inp["messages"]
         tokens = _message_tokens(messages + outputs)
         return None, _last_user(messages), str(outputs[0].get("content") or ""), tokens
+    unknown = set(example) - _EXAMPLE_KEYS
+    if unknown:
+        return f'unrecognized key "{sorted(unknown)[0]}" in a chat example.', "", "", 0
     messages = example.get("messages")
     if not isinstance(messages, list) or not messages:
         return 'key "messages": expected a non-empty list.', "", "", 0
     for i, message in enumerate(messages):
-        if not isinstance(message, dict) or "role" not in message:
-            return f"message {i + 1}: missing key \"role\".", "", "", 0
-        if message["role"] not in ("system", "developer", "user", "assistant", "tool", "function"):
-            return f"message {i + 1}: unrecognized role \"{message['role']}\".", "", "", 0
+        problem = _message_problem(message)
+        if problem:
+            return f"message {i + 1}: {problem}", "", "", 0
     assistants = [m for m in messages if m["role"] == "assistant"]
     if not assistants:
         return "the example has no assistant message to train on.", "", "", 0
     return None, _last_user(messages), str(assistants[-1].get("content") or ""), _message_tokens(messages)
+
+
+#: top-level keys of a chat training example (fine-tuning input schema: messages, tools, parallel_tool_calls,
+#: and the deprecated functions)
+_EXAMPLE_KEYS = {"messages", "tools", "parallel_tool_calls", "functions"}
+#: keys a training message may carry (the cookbook's list plus the tool-calling fields of the chat schema)
+_MESSAGE_KEYS = {"role", "content", "name", "weight", "tool_calls", "tool_call_id", "function_call", "refusal"}
+#: roles of the fine-tuning input schema (``developer`` is a chat role the training schema does not list)
+_ROLES = ("system", "user", "assistant", "tool", "function")
+
+
+def _message_problem(message: Any) -> str | None:
+    """What the service refuses in one training message (the cookbook's format checks), or None."""
+    if not isinstance(message, dict) or "role" not in message:
+        return 'missing key "role".'
+    if message["role"] not in _ROLES:
+        return f'unrecognized role "{message["role"]}".'
+    unknown = set(message) - _MESSAGE_KEYS
+    if unknown:
+        return f'unrecognized key "{sorted(unknown)[0]}".'
+    content = message.get("content")
+    calls = message.get("tool_calls") or message.get("function_call")
+    if content is None:
+        return None if message["role"] == "assistant" and calls else 'missing key "content".'
+    if isinstance(content, str):
+        return None if content or calls or message["role"] == "tool" else '"content" is empty.'
+    if isinstance(content, list) and content and all(
+            isinstance(part, dict) and part.get("type") in ("text", "image_url") for part in content):
+        return None
+    return '"content" must be a string or a list of text and image_url parts.'
 
 
 def _last_user(messages: list[dict[str, Any]]) -> str:

@@ -2,10 +2,14 @@
 
 It is a real HTTP server on 127.0.0.1 (threads, no network) speaking the wire protocol of the installed
 SDK: file upload (multipart), listing, retrieval, content download, the fine-tuning job endpoints
-(create, list with metadata filter, retrieve, cancel, events, checkpoints) and chat completions.
+(create, list with metadata filter, retrieve, cancel, pause, resume, events, checkpoints), the model
+listing (``GET /v1/models[/{id}]`` with ``shutdown_date``) and chat completions.
 Jobs move ``validating_files -> queued -> running -> succeeded`` on a fast clock, log a metrics event
-per step, write a result CSV and report ``trained_tokens``. It is strict: an unknown or misplaced
-request field gets the 400 the real service sends. Use it in your own tests::
+per step, write a result CSV and report ``trained_tokens``. It refuses what the service refuses: an unknown
+or misplaced request field (400), a model that is unknown, not fine-tunable or shut down
+(:mod:`ftkit.providers.openai.testing._models`), and training data the service rejects after upload (the
+job fails with ``invalid_training_file``): rows without ``content``, non-text content, unknown message keys,
+examples over the model's per-example token cap (65,536 for gpt-4o-mini). Use it in your own tests::
 
     from openai import OpenAI
     from ftkit.providers.openai.testing import openai_server
@@ -16,6 +20,23 @@ request field gets the 400 the real service sends. Use it in your own tests::
         assert len(server.uploads) == 1         # what the emulator saw
         server.faults.add("GET", "/v1/fine_tuning/jobs/{id}", status=429, retry_after=0.05)
         server.fail_next_job("The job failed due to an internal error.")
+        server.wind_down = True                 # jobs.create answers 403, as for an org the wind-down blocks
+
+Behaviours the API reference does not document, and what the emulator assumes (each marked where it lives):
+
+* pause (``POST /fine_tuning/jobs/{id}/pause``, in the SDK and the API reference, w3cschool mirror of
+  developers.openai.com 2026-11-10): accepted for a ``running`` or ``queued`` job; the job reads ``pausing``
+  for :data:`PAUSING_SECONDS` emulated seconds, then ``paused``, and its clock stops; pausing a pausing or
+  paused job, or resuming one that is not paused, is a 400 ``invalid_state`` (**assumption**: the same
+  answer the service gives a cancel of an ended job). Resume restarts the clock where it stopped and the
+  job reads ``running`` again (**assumption**: the reference names no intermediate status). Both log a
+  ``message`` event (**assumption**: wording).
+* wind-down (OpenAI deprecations page, notice 2026-05-07; ed-donner/llm_engineering#3258, 2026-05-26):
+  ``jobs.create`` answers 403 for an ineligible organisation; the body's wording is an **assumption**
+  (user reports say only "permission denied").
+* data rules: the per-example cap and content rules follow the cookbook's format checks
+  (``Chat_finetuning_data_prep.ipynb``) and the fine-tuning input schema of the OpenAPI spec; the error
+  wording is an **assumption** (the service's own texts vary).
 
 See :mod:`ftkit.providers.openai.testing._jobs` for how emulated models answer chat completions.
 """
@@ -28,6 +49,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from ftkit.providers.openai.testing._files import FilesEndpoints, StoredFile
@@ -40,6 +62,7 @@ from ftkit.providers.openai.testing._jobs import (
     metrics_csv,
     plan_job,
 )
+from ftkit.providers.openai.testing._models import MODELS, EmulatedModel, find_model
 from ftkit.providers.openai.testing._schema import check_chat_request, check_job_request, invalid
 from ftkit.providers.openai.testing._wire import chat_completion, page, redact
 
@@ -48,6 +71,8 @@ from ftkit.testing._http import EmulatorServer, HTTPError, Request
 __all__ = ["BASE_ANSWER", "OpenAIEmulator", "openai_server"]
 
 _TERMINAL = ("succeeded", "failed", "cancelled")
+#: emulated seconds a paused job reads "pausing" before "paused" (an assumption, see the module docstring)
+PAUSING_SECONDS = 2.0
 
 
 @dataclass
@@ -60,6 +85,25 @@ class _Job:
     cancelled_at: float | None = None
     results_file: str | None = None
     event_ids: list[str] = field(default_factory=list)
+    pauses: list[list[Any]] = field(default_factory=list)  # [paused at, resumed at or None], emulated times
+
+    @property
+    def paused_at(self) -> float | None:
+        """When the pause in force began (None: not paused)."""
+        return self.pauses[-1][0] if self.pauses and self.pauses[-1][1] is None else None
+
+    def elapsed_at(self, now: float) -> float:
+        """The job's own clock: emulated seconds since creation, minus the time it spent paused."""
+        paused = sum(min(end if end is not None else now, now) - start for start, end in self.pauses if start <= now)
+        return now - self.created - paused
+
+    def happened_at(self, offset: float) -> float:
+        """The emulated time at which the planned entry at ``offset`` (on the job's own clock) happened."""
+        when = self.created + offset
+        for start, end in self.pauses:
+            if start <= when:
+                when += (end if end is not None else float("inf")) - start
+        return when
 
 
 class OpenAIEmulator(FilesEndpoints, EmulatorServer):
@@ -81,6 +125,8 @@ class OpenAIEmulator(FilesEndpoints, EmulatorServer):
         self.jobs: dict[str, _Job] = {}
         self._models: dict[str, AnswerBook] = {}
         self._scripted: list[dict[str, Any]] = []
+        #: when True, jobs.create answers 403 as it does for an organisation OpenAI's wind-down blocks
+        self.wind_down = False
         self._register_routes()
 
     @property
@@ -143,6 +189,10 @@ class OpenAIEmulator(FilesEndpoints, EmulatorServer):
             ("GET", "/v1/fine_tuning/jobs", self._list_jobs),
             ("GET", "/v1/fine_tuning/jobs/{job_id}", self._retrieve_job),
             ("POST", "/v1/fine_tuning/jobs/{job_id}/cancel", self._cancel_job),
+            ("POST", "/v1/fine_tuning/jobs/{job_id}/pause", self._pause_job),
+            ("POST", "/v1/fine_tuning/jobs/{job_id}/resume", self._resume_job),
+            ("GET", "/v1/models", self._list_models),
+            ("GET", "/v1/models/{model}", self._retrieve_model),
             ("GET", "/v1/fine_tuning/jobs/{job_id}/events", self._list_events),
             ("GET", "/v1/fine_tuning/jobs/{job_id}/checkpoints", self._list_checkpoints),
             ("POST", "/v1/chat/completions", self._chat_completion),
@@ -169,7 +219,11 @@ class OpenAIEmulator(FilesEndpoints, EmulatorServer):
 
     def _create_job(self, request: Request) -> Any:
         body = check_job_request(request.json())
+        if self.wind_down:
+            raise HTTPError(403, "You do not have access to create fine-tuning jobs: OpenAI is winding down "
+                                 "self-serve fine-tuning for this organization.", code="permission_denied")
         method = (body.get("method") or {}).get("type", "supervised")
+        base = self._fine_tunable(body["model"], method)
         training = self._fine_tune_file(body["training_file"], "training_file")
         validation = None
         if body.get("validation_file"):
@@ -177,8 +231,9 @@ class OpenAIEmulator(FilesEndpoints, EmulatorServer):
         hyper = dict(((body.get("method") or {}).get(method) or {}).get("hyperparameters")
                      or body.get("hyperparameters") or {})
         job_id = f"ftjob-{secrets.token_hex(12)}"
-        data = check_training_data(training.content, method)
-        valid_data = check_training_data(validation.content, method, "validation_file") if validation else None
+        cap = base.example_cap if base else None
+        data = check_training_data(training.content, method, cap=cap)
+        valid_data = check_training_data(validation.content, method, "validation_file", cap=cap) if validation else None
         failure = self._scripted.pop(0) if self._scripted else None
         plan = plan_job(job_id=job_id, training_file=body["training_file"], data=data, validation=valid_data,
                         hyperparameters=hyper, timing=self.timing, failure=failure)
@@ -209,6 +264,24 @@ class OpenAIEmulator(FilesEndpoints, EmulatorServer):
         self.record("job_created", job_id=job_id, body=body)
         return self._job_view(self.jobs[job_id])
 
+    def _fine_tunable(self, model: str, method: str) -> EmulatedModel | None:
+        """The base model of a create, refused as the service refuses it (see ``_models``); None for a
+        fine-tune of this emulator used as the base (continued training)."""
+        if model.startswith("ft:"):
+            for job in self.jobs.values():
+                self._job_view(job)
+            if model in self._models:
+                return find_model(model.split(":")[1])
+        found = find_model(model)
+        today = datetime.fromtimestamp(self.clock.now(), timezone.utc).date()
+        if found is None or not found.fine_tunable or found.shut_down(today):
+            raise invalid(f"Model {model} is not available for fine-tuning or does not exist.", "model",
+                          "model_not_available")
+        if method not in found.methods:
+            raise invalid(f"Model {model} does not support the {method!r} fine-tuning method.", "method",
+                          "invalid_method")
+        return found
+
     def _fine_tune_file(self, file_id: str, param: str) -> StoredFile:
         found = self.files.get(file_id)
         if found is None:
@@ -225,11 +298,12 @@ class OpenAIEmulator(FilesEndpoints, EmulatorServer):
         return found
 
     def _visible(self, job: _Job) -> list[tuple[float, Any]]:
-        """The planned entries that have happened by now (emulated time), with their absolute times."""
+        """The planned entries that have happened by now on the job's own clock (which stops while it is
+        paused), with the emulated times they happened at."""
         now = self.clock.now()
         stop = min(now, job.cancelled_at) if job.cancelled_at is not None else now
-        out = [(job.created + e.offset, e) for e in job.plan.entries if job.created + e.offset <= stop]
-        return out
+        elapsed = job.elapsed_at(stop)
+        return [(job.happened_at(e.offset), e) for e in job.plan.entries if e.offset <= elapsed]
 
     def _job_view(self, job: _Job) -> dict[str, Any]:
         visible = self._visible(job)
@@ -241,6 +315,8 @@ class OpenAIEmulator(FilesEndpoints, EmulatorServer):
                 finished = when if status in _TERMINAL else None
         if job.cancelled_at is not None and status not in _TERMINAL:
             status, finished = "cancelled", job.cancelled_at
+        elif job.paused_at is not None and status not in _TERMINAL:
+            status = "pausing" if self.clock.now() - job.paused_at < PAUSING_SECONDS else "paused"
         view = dict(job.obj)
         ft_model = None
         if status == "succeeded":
@@ -253,7 +329,7 @@ class OpenAIEmulator(FilesEndpoints, EmulatorServer):
             "error": error,
             "result_files": [job.results_file] if job.results_file else [],
             "trained_tokens": job.tokens * job.plan.epochs if status == "succeeded" else None,
-            "estimated_finish": int(last) if status == "running" else None,
+            "estimated_finish": int(job.happened_at(last - job.created)) if status == "running" else None,
         })
         view.pop("suffix", None)
         return view
@@ -294,15 +370,54 @@ class OpenAIEmulator(FilesEndpoints, EmulatorServer):
         self.record("cancel", job_id=job.obj["id"])
         return self._job_view(job)
 
+    def _pause_job(self, request: Request) -> Any:
+        job = self._get_job(request.params["job_id"])
+        status = self._job_view(job)["status"]
+        if status not in ("running", "queued"):
+            raise invalid(f"Job is {status} and cannot be paused.", code="invalid_state")
+        job.pauses.append([self.clock.now(), None])
+        self.record("pause", job_id=job.obj["id"])
+        return self._job_view(job)
+
+    def _resume_job(self, request: Request) -> Any:
+        job = self._get_job(request.params["job_id"])
+        status = self._job_view(job)["status"]
+        if status != "paused" or job.paused_at is None:
+            raise invalid(f"Job is {status} and cannot be resumed.", code="invalid_state")
+        job.pauses[-1][1] = self.clock.now()
+        self.record("resume", job_id=job.obj["id"])
+        return self._job_view(job)
+
+    def _list_models(self, request: Request) -> Any:
+        return {"object": "list", "data": [m.view() for m in MODELS.values()]}
+
+    def _retrieve_model(self, request: Request) -> Any:
+        model = request.params["model"]
+        found = find_model(model)
+        if found is None and model.startswith("ft:"):
+            for job in self.jobs.values():
+                self._job_view(job)
+            if model in self._models:
+                return {"id": model, "object": "model", "created": int(self.clock.now()),
+                        "owned_by": f"org-{self.organization}", "shutdown_date": None}
+        if found is None:
+            raise HTTPError(404, f"The model '{model}' does not exist", param="model", code="model_not_found")
+        return found.view()
+
     def _events(self, job: _Job) -> list[dict[str, Any]]:
         """Every visible event, oldest first, with stable ids."""
-        happened = [(when, e.event) for when, e in self._visible(job) if e.event]
+        # ids come from what an event is, not where it falls, so a pause never renumbers later events
+        happened = [(when, f"plan:{index}", e.event) for index, (when, e) in enumerate(self._visible(job)) if e.event]
+        for number, (start, end) in enumerate(job.pauses):
+            happened.append((start, f"pause:{number}", _message("Fine-tuning job paused")))
+            if end is not None:
+                happened.append((end, f"resume:{number}", _message("Fine-tuning job resumed")))
+        happened.sort(key=lambda item: item[0])
         if job.cancelled_at is not None and self._job_view(job)["status"] == "cancelled":
-            happened.append((job.cancelled_at, {"level": "info", "message": "Fine-tuning job cancelled",
-                                                "type": "message", "data": None}))
+            happened.append((job.cancelled_at, "cancel", _message("Fine-tuning job cancelled")))
         events = []
-        for index, (when, event) in enumerate(happened):
-            digest = hashlib.sha256(f"{job.obj['id']}:{index}".encode()).hexdigest()[:24]
+        for when, key, event in happened:
+            digest = hashlib.sha256(f"{job.obj['id']}:{key}".encode()).hexdigest()[:24]
             events.append({"id": f"ftevent-{digest}", "object": "fine_tuning.job.event",
                            "created_at": int(when), **event})
         return events
@@ -343,11 +458,22 @@ class OpenAIEmulator(FilesEndpoints, EmulatorServer):
                 raise HTTPError(404, f"The model `{model}` does not exist or you do not have access to it.",
                                 code="model_not_found")
         else:
+            found = find_model(model)
+            if found is None:
+                raise HTTPError(404, f"The model `{model}` does not exist or you do not have access to it.",
+                                code="model_not_found")
+            if not found.chat:
+                raise HTTPError(404, "This is not a chat model and thus not supported in the "
+                                     "v1/chat/completions endpoint. Did you mean to use v1/completions?")
             book = AnswerBook([])
         completion = chat_completion(body, book)
         self.record("completion", model=model, answer=completion["choices"][0]["message"]["content"],
                     seconds=round(time.monotonic() - started, 6))
         return completion
+
+
+def _message(text: str) -> dict[str, Any]:
+    return {"level": "info", "message": text, "type": "message", "data": None}
 
 
 @contextlib.contextmanager

@@ -109,9 +109,16 @@ def _job(**fields):
 
 
 def test_an_unknown_future_status_is_kept_and_not_terminal() -> None:
-    status = job_status(_job(status="pausing"), job_id="ftk-1")
+    status = job_status(_job(status="rebalancing"), job_id="ftk-1")
     assert status.state is JobState.RUNNING and not status.is_terminal
-    assert status.raw_status == "pausing"
+    assert status.raw_status == "rebalancing"
+
+
+@pytest.mark.parametrize("raw", ["pausing", "paused"])
+def test_pausing_and_paused_are_paused_not_running(raw: str) -> None:
+    status = job_status(_job(status=raw), job_id="ftk-1")
+    assert status.state is JobState.PAUSED and not status.is_terminal
+    assert status.raw_status == raw
 
 
 def test_failed_job_keeps_the_providers_message_and_param() -> None:
