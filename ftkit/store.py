@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ftkit import _secrets, _store_schema
 from ftkit.errors import DeploymentNotFoundError, FtkitError, JobNotFoundError, StoreError
+from ftkit.spec import JobSpec
 from ftkit.types import JobEvent, JobState, JobStatus, utcnow
 
 __all__ = [
@@ -86,6 +87,19 @@ class JobRecord(BaseModel):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None = None
+
+    def job_spec(self) -> JobSpec:
+        """The stored spec, validated strictly: a setting dropped here would change what a re-submission
+        trains, so a spec this ftkit cannot read is a clear :class:`StoreError`, never a silent default."""
+        try:
+            return JobSpec.model_validate(self.spec)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "spec"
+            raise StoreError(
+                f"Job {self.id} was recorded with settings this ftkit cannot read ({where}: {first['msg']}); "
+                "it was probably started by a newer ftkit: upgrade ftkit (pip install -U ftkit) to attach to it."
+            ) from e
 
 
 class DeploymentRecord(BaseModel):

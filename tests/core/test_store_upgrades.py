@@ -244,3 +244,16 @@ def test_a_record_with_a_value_this_ftkit_has_no_name_for_is_reported_not_fatal(
     with caplog.at_level("WARNING", logger="ftkit.store"):
         assert [r.id for r in store.list_jobs()] == ["ftk-a"]
     assert "ftk-b" in caplog.text
+
+
+def test_attaching_to_a_job_whose_spec_has_a_setting_this_ftkit_lacks_says_to_upgrade(tmp_path):
+    from ftkit.store import JobRecord, utcnow
+
+    store = JobStore(tmp_path / "jobs.db")
+    spec = {"provider": "echo", "model": "echo-base", "train": "t.jsonl", "curriculum": "easy-first"}
+    store.create_job(JobRecord(id="ftk-future", provider="echo", state=JobState.RUNNING, raw_status="working",
+                               spec=spec, created_at=utcnow(), updated_at=utcnow()))
+    # never silently dropped: re-submitting without it would train something else
+    with pytest.raises(StoreError, match=r"ftk-future .*curriculum.*upgrade ftkit"):
+        FineTuneJob.attach("ftk-future", store=store, api_key="echo-k")
+    assert [s.job_id for s in FineTuneJob.list(store=store)] == ["ftk-future"]  # still listed
