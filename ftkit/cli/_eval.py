@@ -21,7 +21,7 @@ METRICS = typer.Option(
 )
 NORMALIZE = typer.Option(None, "--normalize", help="exact_match normalisation: lower,punct,articles or squad.")
 JSON_SCHEMA = typer.Option(None, "--json-schema", help="Score JSON-schema compliance against this schema file.")
-JUDGE = typer.Option(None, "--judge", help="Judge model for LLM-as-judge, e.g. openai:gpt-4o-mini-2024-07-18.")
+JUDGE = typer.Option(None, "--judge", help="Judge model for LLM-as-judge, written <provider>:<model>.")
 RUBRIC = typer.Option(None, "--rubric", help="Rubric file for --judge.")
 LIMIT = typer.Option(None, "--limit", min=1, help="Only the first N test examples.")
 MAX_NEW = typer.Option(128, "--max-new-tokens", min=1, help="Longest answer, in tokens (greedy decoding).")
@@ -74,7 +74,7 @@ def _print_regression(result: Any) -> None:
 
 
 def eval_command(
-    model: str = typer.Argument(..., help="Job id, model/adapter directory, or openai:<model> / together:<model>."),
+    model: str = typer.Argument(..., help="Job id, model/adapter directory, or <provider>:<model>."),
     test: Path = TEST,
     base: str | None = typer.Option(None, "--base", help="Compare with this model; 'auto' uses the model's base."),
     metric: list[str] | None = METRICS,
