@@ -32,9 +32,11 @@ def main() -> None:
         data = write_dataset(Path(tmp) / "tickets.jsonl")
         estimates = plan(
             str(data),
-            model="gpt-4o-mini",
-            local_model="Qwen/Qwen2.5-7B-Instruct",
-            together_model="meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+            targets=[
+                ("openai", "gpt-4o-mini"),
+                ("together", "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"),
+                ("local", "Qwen/Qwen2.5-7B-Instruct"),
+            ],
             adapter="lora",
         )
     for est in estimates:
