@@ -1,17 +1,25 @@
 """Throughput and peak memory of ``ftkit validate`` next to the OpenAI cookbook's checks, on the same file.
 
-    python benchmarks/validate.py                 # 200,000 examples (about 400 MB), the reference run
-    python benchmarks/validate.py --examples 20000
+    python benchmarks/validate.py                        # short, long and mixed, 200,000 examples each
+    python benchmarks/validate.py --shape short --repeat 5
+    python benchmarks/validate.py --examples 20000 --single
+
+Shapes: ``short`` (routing tickets: a system prompt, one user ticket, a one-word label; about 50 tokens and
+350 bytes a line, from a dozen ticket families, so with duplicates and near-duplicates), ``long`` (1-3 turns
+of English prose, about 2 KB a line) and ``mixed`` (each example one or the other).
 
 Both run as separate processes on the same generated chat file, so each one's peak RSS is its own:
 
 * cookbook: ``Chat_finetuning_data_prep.ipynb`` reimplemented faithfully (load the whole file, its format
   checks, ``num_tokens_from_messages`` with tiktoken ``cl100k_base`` per string, assistant tokens,
   missing system/user counts, distributions, examples over 16,385 tokens);
-* ftkit: ``ftkit validate FILE --provider openai --model gpt-4o-mini --json`` (exact o200k_base token
-  counts, every structural check, exact and near-duplicate detection, statistics), on every core.
+* ftkit: ``ftkit validate FILE --provider openai --model gpt-4o-mini-2024-07-18 --json`` (exact o200k_base
+  token counts, every structural check, exact and near-duplicate detection, statistics, every issue listed),
+  on every core.
 
-Peak RSS is sampled every 20 ms with psutil: the ftkit main process alone and the sum over its process tree.
+The two alternate ``--repeat`` times; the best run of each counts, and every run prints its wall and CPU
+seconds and the machine's load average before and after it, so a run slowed by other work shows. Peak RSS
+is sampled every 20 ms with psutil: the ftkit main process alone and the sum over its process tree.
 """
 
 from __future__ import annotations
@@ -238,46 +246,75 @@ def run(command: list[str]) -> dict[str, float | str]:
     return {"wall": wall, "cpu": cpu, "rss": peak_main / 2**20, "rss_tree": peak_tree / 2**20, "out": "".join(chunks)}
 
 
+def _line(name: str, r: dict, examples: int) -> str:
+    return (f"  {name:16s} {r['wall']:6.2f} s  {examples / r['wall']:9,.0f} examples/s  CPU {r['cpu']:6.2f} s  "
+            f"RSS {r['rss']:4.0f} MB ({r['rss_tree']:4.0f} MB with helpers)  load {r['load_before']:.2f}"
+            f"->{r['load_after']:.2f}")
+
+
+def _timed(command: list[str]) -> dict:
+    load_before = os.getloadavg()[0]
+    r = run(command)
+    r["load_before"], r["load_after"] = load_before, os.getloadavg()[0]
+    return r
+
+
+def bench_shape(shape: str, examples: int, repeat: int, single: bool, directory: Path) -> dict:
+    """Cookbook and ftkit alternately, ``repeat`` times each, on one generated file of ``shape``."""
+    path = directory / f"{shape}.jsonl"
+    started = time.perf_counter()
+    generate(path, examples, shape=shape)
+    print(f"\n{shape}: {examples:,} examples, {path.stat().st_size / 2**20:.0f} MB "
+          f"(generated in {time.perf_counter() - started:.1f} s)")
+    script = directory / "cookbook.py"
+    script.write_text(COOKBOOK)
+    ftkit = [str(Path(sys.executable).parent / "ftkit"), "validate", str(path), "--provider", "openai",
+             "--model", "gpt-4o-mini-2024-07-18", "--json"]  # as a user runs it: every issue listed
+    cook_runs, fast_runs = [], []
+    for i in range(repeat):
+        cook_runs.append(_timed([sys.executable, str(script), str(path)]))
+        print(_line(f"cookbook #{i + 1}", cook_runs[-1], examples))
+        fast_runs.append(_timed(ftkit))
+        print(_line(f"ftkit #{i + 1}", fast_runs[-1], examples))
+        if i == 0:
+            report = json.loads(fast_runs[-1]["out"])
+            print(f"  {'':16s} ok={report['ok']} tokens={report['stats']['total_tokens']:,} "
+                  f"issues={report['issue_counts']} clustered lines={report.get('clustered_lines')}")
+    if single:
+        one = _timed([*ftkit, "--workers", "1"])
+        print(_line("ftkit 1 process", one, examples))
+    cook = min(cook_runs, key=lambda r: r["wall"])
+    fast = min(fast_runs, key=lambda r: r["wall"])
+    paired = sorted(c["wall"] / f["wall"] for c, f in zip(cook_runs, fast_runs, strict=True))
+    return {"shape": shape, "cook": cook, "fast": fast, "paired": paired,
+            "loads": [r["load_before"] for r in cook_runs + fast_runs]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shape", choices=SHAPES, action="append",
+                        help="short, long or mixed (repeat the option for several; default: all three)")
     parser.add_argument("--examples", type=int, default=200_000)
-    parser.add_argument("--keep", type=Path, help="write the generated file here and keep it")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each command; the best one counts")
+    parser.add_argument("--single", action="store_true", help="also run ftkit in one process")
+    parser.add_argument("--keep", type=Path, help="write the generated files into this directory and keep them")
     args = parser.parse_args()
+    shapes = args.shape or list(SHAPES)
+    print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} (other work slows every run: compare "
+          "runs made at similar load, and the CPU seconds)")
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.keep or Path(tmp) / "bench.jsonl"
-        started = time.perf_counter()
-        generate(path, args.examples)
-        size = path.stat().st_size
-        print(f"generated {args.examples:,} examples, {size / 2**20:.0f} MB in {time.perf_counter() - started:.1f} s "
-              f"({os.cpu_count()} cores)")
-        script = Path(tmp) / "cookbook.py"
-        script.write_text(COOKBOOK)
-        ftkit = [str(Path(sys.executable).parent / "ftkit"), "validate", str(path), "--provider", "openai",
-                 "--model", "gpt-4o-mini", "--json", "--max-issues", "20"]
-        runs = {
-            "cookbook": [sys.executable, str(script), str(path)],
-            "ftkit": ftkit,
-            "ftkit 1 process": [*ftkit, "--workers", "1"],
-        }
-        print(f"load average before: {os.getloadavg()[0]:.2f} (other work on the machine slows every run; "
-              "the CPU column does not depend on it)")
-        results = {}
-        for name, command in runs.items():
-            r = run(command)
-            results[name] = r
-            print(f"{name:16s} {r['wall']:6.1f} s  {args.examples / r['wall']:8,.0f} examples/s  CPU {r['cpu']:6.1f} s  "
-                  f"peak RSS {r['rss']:4.0f} MB (process), {r['rss_tree']:4.0f} MB (with its helpers)")
-            if name == "ftkit":
-                report = json.loads(r["out"])  # type: ignore[arg-type]
-                print(f"{'':16s} ok={report['ok']} tokens={report['stats']['total_tokens']:,} "
-                      f"issues={report['issue_counts']}")
-        cook, fast, single = results["cookbook"], results["ftkit"], results["ftkit 1 process"]
-        print(f"load average after: {os.getloadavg()[0]:.2f}")
-        print(f"throughput vs cookbook: {cook['wall'] / fast['wall']:.2f}x on every core (target >= 2x), "
-              f"{cook['wall'] / single['wall']:.2f}x on one core; CPU per example: "
-              f"{fast['cpu'] / cook['cpu']:.2f}x the cookbook's")
-        print(f"ftkit peak RSS: {fast['rss']:.0f} MB, {fast['rss_tree']:.0f} MB with its helper (target < 400 MB); "
-              f"cookbook {cook['rss']:.0f} MB")
+        directory = args.keep or Path(tmp)
+        directory.mkdir(parents=True, exist_ok=True)
+        results = [bench_shape(shape, args.examples, args.repeat, args.single, directory) for shape in shapes]
+    print("\nshape   cookbook (best)  ftkit (best)  ratio  paired ratios     ftkit CPU  cookbook CPU  ftkit RSS  load")
+    for r in results:
+        cook, fast = r["cook"], r["fast"]
+        ratio = cook["wall"] / fast["wall"]
+        print(f"{r['shape']:7s} {cook['wall']:13.2f} s {fast['wall']:10.2f} s  {ratio:4.2f}x  "
+              f"{' '.join(f'{x:.2f}' for x in r['paired']):16s}  {fast['cpu']:7.2f} s  {cook['cpu']:9.2f} s  "
+              f"{fast['rss_tree']:6.0f} MB  {min(r['loads']):.2f}-{max(r['loads']):.2f}")
+    print("targets: ratio >= 2x for every shape (throughput on every core, against the cookbook in the same run); "
+          "ftkit RSS (with helpers) < 400 MB")
 
 
 if __name__ == "__main__":
