@@ -11,9 +11,9 @@ one transaction (:mod:`ftkit._store_schema`), one written by a newer ftkit is re
 models that ignore fields they do not know, so a newer writer's additions never break this reader.
 
 Rows are the typed records of :mod:`ftkit._store_records` (``JobRecord``, ``DeploymentRecord``, both
-importable from here). WAL mode plus ``BEGIN IMMEDIATE`` for every write make two processes writing at once safe. Secrets
-are never written here: providers hold them in memory only, and the store refuses values that look
-like the secrets it is told about.
+importable from here). WAL mode plus ``BEGIN IMMEDIATE`` for every write make two processes writing at
+once safe. Secrets are never written here: providers hold them in memory only, and the store refuses
+values that look like the secrets it is told about.
 """
 
 from __future__ import annotations
