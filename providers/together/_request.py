@@ -2,9 +2,10 @@
 model's limits (``GET /v1/fine-tunes/models/limits``) before anything is uploaded or created.
 
 Only settings the user chose are passed, so Together's own defaults apply to the rest (and a later
-change of a default on Together's side is honoured). Two exceptions, on purpose: ``lora`` is always
-explicit (the sync SDK would otherwise let the server pick), and ``suffix`` always carries ftkit's tag
-so an interrupted create can be found again by listing jobs.
+change of a default on Together's side is honoured). Two exceptions, on purpose: ``lora`` is explicit for
+a new job (the sync SDK would otherwise let the server pick) and left to Together for a continuation
+(``from_checkpoint``: the parent's training type is kept), and ``suffix`` always carries ftkit's tag so an
+interrupted create can be found again by listing jobs. Limits are checked in ``_limits.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ftkit.spec import Adapter, JobSpec, Method
 
 from ._options import TogetherOptions
 
-__all__ = ["MAX_USER_SUFFIX", "create_kwargs", "job_tag", "limit_problems", "remote_suffix", "spec_problems"]
+__all__ = ["MAX_USER_SUFFIX", "create_kwargs", "job_tag", "remote_suffix", "spec_problems"]
 
 #: Together appends the suffix to the output model name and allows 40 characters.
 MAX_SUFFIX = 40
@@ -59,14 +60,16 @@ def create_kwargs(
     """
     kwargs: dict[str, Any] = {
         "training_file": training_file,
-        "lora": spec.adapter != Adapter.FULL,
         "training_method": spec.method.value,
         "suffix": remote_suffix(spec, job_id),
     }
     if options.from_checkpoint:
-        kwargs["from_checkpoint"] = options.from_checkpoint  # the model comes from the checkpoint
+        # The model and the training type come from the parent job: with lora=None Together inherits the
+        # parent's (a full fine-tune stays full); sending lora=True would silently switch it to LoRA.
+        kwargs["from_checkpoint"] = options.from_checkpoint
     else:
         kwargs["model"] = spec.model
+        kwargs["lora"] = spec.adapter != Adapter.FULL
     if validation_file:
         kwargs["validation_file"] = validation_file
 
@@ -76,11 +79,14 @@ def create_kwargs(
         "batch_size": spec.batch_size,
         "max_seq_length": spec.max_seq_length,
         "random_seed": spec.seed,
-        "lora_r": spec.lora_r,
-        # Together takes an int alpha and would silently truncate a float: round instead
-        "lora_alpha": None if spec.lora_alpha is None else round(spec.lora_alpha),
-        "lora_dropout": spec.lora_dropout,
     }
+    if kwargs.get("lora"):  # LoRA settings shape a new adapter only, never a continued one
+        neutral.update({
+            "lora_r": spec.lora_r,
+            # Together takes an int alpha and would silently truncate a float: round instead
+            "lora_alpha": None if spec.lora_alpha is None else round(spec.lora_alpha),
+            "lora_dropout": spec.lora_dropout,
+        })
     kwargs.update({k: v for k, v in neutral.items() if v is not None})
 
     passthrough = (
@@ -116,6 +122,13 @@ def spec_problems(spec: JobSpec, options: TogetherOptions) -> list[str]:
         problems += [f"options.{n} only applies to method='dpo'" for n in options.dpo_only()]
     elif options.train_on_inputs is not None:
         problems.append("options.train_on_inputs only applies to method='sft'")
+    if options.from_checkpoint:
+        fixed = [n for n in ("lora_r", "lora_alpha", "lora_dropout") if getattr(spec, n) is not None]
+        if fixed:
+            problems.append(
+                f"{', '.join(fixed)}: a continuation (options.from_checkpoint) keeps the parent job's adapter and "
+                "training type; remove them, or start a new job from the base model to change them"
+            )
     if spec.suffix and len(spec.suffix) > MAX_USER_SUFFIX:
         problems.append(
             f"suffix must be at most {MAX_USER_SUFFIX} characters on Together (ftkit adds a "
@@ -127,42 +140,4 @@ def spec_problems(spec: JobSpec, options: TogetherOptions) -> list[str]:
         needed = (options.early_stopping_patience or 2) + (options.early_stopping_warmup_evals or 1) + 1
         if options.n_evals < needed:
             problems.append(f"early stopping needs options.n_evals >= patience + warmup_evals + 1 = {needed}")
-    return problems
-
-
-def limit_problems(spec: JobSpec, options: TogetherOptions, limits: Any) -> list[str]:
-    """Settings outside what Together allows for this model (from ``fine_tuning.model_limits``)."""
-    problems: list[str] = []
-    method = spec.method.value
-    full = spec.adapter == Adapter.FULL
-    if full and not getattr(limits, "supports_full_training", False):
-        problems.append(f"{spec.model} cannot be fully fine-tuned on Together; use adapter='lora'")
-    bounds = getattr(limits, "full_training" if full else "lora_training", None)
-    if spec.batch_size is not None and bounds is not None:
-        top = bounds.max_batch_size_dpo if method == "dpo" else bounds.max_batch_size
-        if not bounds.min_batch_size <= spec.batch_size <= top:
-            problems.append(f"batch_size must be between {bounds.min_batch_size} and {top} for {spec.model} ({method})")
-    lora = getattr(limits, "lora_training", None)
-    if not full and spec.lora_r is not None and lora is not None and spec.lora_r > lora.max_rank:
-        problems.append(f"lora_r must be at most {lora.max_rank} for {spec.model}")
-    if spec.epochs is not None and spec.epochs > limits.max_num_epochs:
-        problems.append(f"epochs must be at most {limits.max_num_epochs} on Together")
-    if options.n_evals is not None and options.n_evals > limits.max_num_evals:
-        problems.append(f"options.n_evals must be at most {limits.max_num_evals} on Together")
-    if options.n_checkpoints is not None and options.n_checkpoints > limits.max_num_checkpoints:
-        problems.append(f"options.n_checkpoints must be at most {limits.max_num_checkpoints} on Together")
-    lr = spec.learning_rate
-    if lr is not None and not limits.min_learning_rate <= lr <= limits.max_learning_rate:
-        problems.append(
-            f"learning_rate must be between {limits.min_learning_rate:g} and {limits.max_learning_rate:g} "
-            f"for {spec.model}"
-        )
-    if spec.max_seq_length is not None:
-        top = limits.max_seq_length_dpo if method == "dpo" else limits.max_seq_length_sft
-        if not limits.min_max_seq_length <= spec.max_seq_length <= top:
-            problems.append(
-                f"max_seq_length must be between {limits.min_max_seq_length} and {top} for {spec.model} ({method})"
-            )
-    if options.train_vision and not getattr(limits, "supports_vision", False):
-        problems.append(f"options.train_vision: {spec.model} is not a vision model")
     return problems

@@ -9,7 +9,6 @@ running rather than guessed to be an end.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
@@ -45,9 +44,6 @@ _LEVELS = {
 }
 #: hand-written (UPPERCASE) event types whose lowercase form differs from the generated one
 _TYPE_ALIASES = {"compressing_model": "model_compressing"}
-#: ``loss=1.23``, ``lr: 1e-05``, ``eval_loss = 0.9`` inside an event message
-_METRIC = re.compile(r"\b([a-z][a-z0-9_/]*)\s*[=:]\s*(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)\b", re.IGNORECASE)
-_NOT_METRICS = frozenset({"step", "steps", "total_steps", "epoch_of"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -82,20 +78,6 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def parse_metrics(message: str) -> dict[str, float]:
-    """Numbers named in an event message: ``"Step 5/10: loss=1.25, lr=2e-05"`` -> ``{loss, lr}``.
-
-    >>> parse_metrics("Epoch 1 done at step 5/10: train_loss=1.25 lr=2e-05")
-    {'train_loss': 1.25, 'lr': 2e-05}
-    """
-    found: dict[str, float] = {}
-    for name, number in _METRIC.findall(message or ""):
-        key = name.lower()
-        if key not in _NOT_METRICS:
-            found[key] = float(number)
-    return found
-
-
 def _field(event: Any, name: str) -> Any:
     return event.get(name) if isinstance(event, dict) else getattr(event, name, None)
 
@@ -119,7 +101,9 @@ def normalise_events(raw_events: list[Any]) -> list[JobEvent]:
         digest = hashlib.sha256(f"{created}|{kind}|{step}|{message}".encode()).hexdigest()[:16]
         seen[digest] += 1
         event_id = f"tg-{digest}" if seen[digest] == 1 else f"tg-{digest}-{seen[digest]}"
-        metrics = parse_metrics(message)
+        # Event text stays text: Together's events carry no loss values ("Epoch completed, at step 24");
+        # per-step metrics come from GET /v1/fine-tunes/{id}/metrics (see _metrics.py).
+        metrics: dict[str, float] = {}
         best = _field(event, "early_stopping_best_metric_value")
         if best is not None:
             metrics["best_eval_loss"] = float(best)

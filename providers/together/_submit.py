@@ -12,13 +12,15 @@ from typing import Any
 
 from ftkit.errors import UnsupportedSettingError
 from ftkit.provider import JobContext
+from ftkit.spec import Adapter
 
 from ._client import PROVIDER, TogetherApi
+from ._limits import limit_problems, parent_training_type
 from ._options import TogetherOptions
-from ._request import create_kwargs, job_tag, limit_problems, remote_suffix
+from ._request import create_kwargs, job_tag, remote_suffix
 from ._status import raw_value
 
-__all__ = ["create_job", "fetch_limits", "find_tagged_job"]
+__all__ = ["create_job", "fetch_limits", "find_job", "find_tagged_job"]
 
 
 def fetch_limits(api: TogetherApi, ctx: JobContext, options: TogetherOptions) -> Any:
@@ -26,31 +28,46 @@ def fetch_limits(api: TogetherApi, ctx: JobContext, options: TogetherOptions) ->
     spec = ctx.spec
     model_name = (options.from_checkpoint or spec.model).split(":")[0]
     limits = api.safe(lambda c: c.fine_tuning.model_limits(model_name=model_name))
-    problems = limit_problems(spec, options, limits)
+    full = None
+    problems: list[str] = []
+    if options.from_checkpoint:
+        parent = ctx.data.get("parent_training_type") or parent_training_type(api, options.from_checkpoint)
+        if parent is not None:
+            ctx.remember(parent_training_type=parent)
+            full = parent == "full"
+            if spec.adapter == Adapter.FULL and not full:
+                problems.append(f"adapter='full': {options.from_checkpoint} is a LoRA job, and a continuation keeps "
+                                "its training type; start a full fine-tune from the base model instead")  # fmt: skip
+    problems += limit_problems(spec, options, limits, full=full)
     if problems:
         raise UnsupportedSettingError(PROVIDER, problems)
     return limits
 
 
-def create_job(
-    api: TogetherApi, ctx: JobContext, options: TogetherOptions, *, limits: Any, training_file: str,
-    validation_file: str | None,
-) -> Any:
-    """Create the remote job, or adopt the one an earlier, interrupted attempt created."""
+def create_job(client: Any, ctx: JobContext, options: TogetherOptions, *, limits: Any, training_file: str,
+               validation_file: str | None) -> Any:
+    """One create with the SDK's retries off (``ManagedProvider.create_job_once`` looks the job up by
+    :func:`find_job` first and after every ambiguous failure, and stores the remote id at once)."""
     spec = ctx.spec
     kwargs = create_kwargs(
         spec, options, job_id=ctx.job_id, training_file=training_file, validation_file=validation_file
     )
-    suffix = remote_suffix(spec, ctx.job_id)
-    ctx.remember(job_tag=job_tag(ctx.job_id), suffix=suffix)
-
-    def create(client: Any) -> Any:
-        # model_limits= skips the SDK's own limits call: we fetched them (with retries) above
+    ctx.remember(job_tag=job_tag(ctx.job_id), suffix=remote_suffix(spec, ctx.job_id))
+    try:
+        # model_limits= skips the SDK's own limits call: we fetched them (with retries) before uploading
         return client.fine_tuning.create(**kwargs, model_limits=limits)
+    except ValueError as e:  # the SDK's own client-side checks (its rules may be newer than ours)
+        if isinstance(e, UnsupportedSettingError):
+            raise
+        raise UnsupportedSettingError(PROVIDER, [str(e)]) from e
 
-    job = api.once(find=lambda c: find_tagged_job(c, training_file=training_file, suffix=suffix), create=create)
-    ctx.remember(remote_id=job.id)
-    return job
+
+def find_job(client: Any, ctx: JobContext) -> Any | None:
+    """This ftkit job's Together job, by its suffix tag and training file, if it exists."""
+    training_file = ctx.data.get("train_file")
+    if not training_file:
+        return None
+    return find_tagged_job(client, training_file=training_file, suffix=remote_suffix(ctx.spec, ctx.job_id))
 
 
 def find_tagged_job(client: Any, *, training_file: str, suffix: str) -> Any | None:

@@ -4,43 +4,51 @@
 >>> job = FineTuneJob(provider="together", model="Qwen/Qwen3-8B", train="train.jsonl",
 ...                   epochs=2, lora_r=16, options={"n_checkpoints": 2})          # doctest: +SKIP
 >>> model = job.wait()                                  # after job.start()       # doctest: +SKIP
->>> provider = job.provider                                                        # doctest: +SKIP
->>> provider.download(model, kind="adapter", dest="weights/")                     # doctest: +SKIP
+>>> with model.deploy(min_replicas=1) as deployment:  # a dedicated endpoint, billed per minute  # doctest: +SKIP
+...     deployment.wait_ready()
+...     deployment.model.generate(["Route: my card was charged twice"])
+>>> model.download("weights/", kind="adapter")                                     # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
-import time
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import SecretStr
-
-from ftkit._managed import fan_out, prepare_dataset
-from ftkit._retry import DEFAULT_POLICY, RetryPolicy
+from ftkit._retry import RetryPolicy
+from ftkit.deployment import DeploymentContext, DeploymentStatus
 from ftkit.errors import JobNotFoundError, JobStateError, ProviderError, UnsupportedSettingError
-from ftkit.provider import Hosting, JobContext, Provider
+from ftkit.managed import EstimateNotes, ManagedProvider
+from ftkit.provider import Hosting, JobContext
 from ftkit.spec import JobSpec
-from ftkit.types import Capability, EventPage, Generation, GenerationSettings, JobState, JobStatus
+from ftkit.types import Capability, EventPage, GenerationSettings, JobState, JobStatus
 
+from . import _deploy
 from ._client import PROVIDER, TogetherApi
 from ._download import DownloadKind, extract_tar_zst
+from ._limits import catalog_limits, limit_problems
+from ._metrics import fetch_metric_rows, final_metrics, loss_curves, metric_events
 from ._options import TogetherOptions
+from ._quote import ApiQuote, ensure_allowed, quote_line, read_quote
 from ._request import WANDB_KEY_ENV, spec_problems
 from ._status import event_page, failure_message, map_state, normalise_events, parse_time, raw_value
-from ._submit import create_job, fetch_limits
-from ._upload import upload_dataset
+from ._stream import stream_to_file
+from ._submit import create_job, fetch_limits, find_job
+from ._upload import upload_file, wait_until_processed
 
 if TYPE_CHECKING:
-    from ftkit.estimation.types import Estimate
+    from collections.abc import Mapping
+
+    from ftkit.estimation.catalog import Catalog, CatalogModel
+    from ftkit.estimation.types import Estimate, TokenCount
     from ftkit.model import TrainedModel
 
 __all__ = ["TogetherProvider"]
 
 
-class TogetherProvider(Provider):
+class TogetherProvider(ManagedProvider):
     """Together AI: SFT and DPO, LoRA or full fine-tuning, on Together's hosted GPUs.
 
     Connection: ``api_key=`` or ``TOGETHER_API_KEY``; ``base_url=`` or ``TOGETHER_BASE_URL`` (without
@@ -49,6 +57,7 @@ class TogetherProvider(Provider):
     """
 
     name = "together"
+    display_name = "Together"
     capabilities = frozenset(
         {
             Capability.SFT,
@@ -58,6 +67,7 @@ class TogetherProvider(Provider):
             Capability.CANCEL,
             Capability.GENERATE,
             Capability.DOWNLOAD,
+            Capability.DEPLOY,
         }
     )
     supported_settings = frozenset(
@@ -65,9 +75,9 @@ class TogetherProvider(Provider):
          "suffix"}
     )  # fmt: skip
     setting_hints: ClassVar[dict[str, str]] = {}
-    # TODO(managed-truth, issue 12): Together serves fine-tunes only from a dedicated endpoint, billed per
-    # minute while it exists (shared/reference/together.md section 5): Hosting.DEPLOYMENT + Capability.DEPLOY.
-    hosting = Hosting.SERVERLESS
+    # Together serves fine-tunes only from a dedicated endpoint, billed per minute per replica while it exists
+    # (docs.together.ai/docs/fine-tuning/deployment; shared/reference/together.md section 5).
+    hosting = Hosting.DEPLOYMENT
     data_format = "messages_or_completion"
     Options = TogetherOptions
     credential_env = "TOGETHER_API_KEY"
@@ -75,22 +85,8 @@ class TogetherProvider(Provider):
     poll_interval = 10.0
     max_poll_interval = 60.0
 
-    def __init__(
-        self,
-        *,
-        api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        poll_interval: float | None = None,
-        retry_policy: RetryPolicy | None = None,
-    ):
-        super().__init__(api_key=api_key, base_url=base_url)
-        if poll_interval is not None:
-            self.poll_interval = poll_interval
-            self.max_poll_interval = max(poll_interval * 4, poll_interval)
-        self.api = TogetherApi(
-            api_key=lambda: self.api_key, base_url=self.base_url, policy=retry_policy or DEFAULT_POLICY
-        )
-        self.base_url = self.api.base_url
+    def build_api(self, *, policy: RetryPolicy) -> TogetherApi:
+        return TogetherApi(api_key=lambda: self.api_key, base_url=self.base_url, policy=policy)
 
     def secrets(self) -> list[str]:
         """The API key, and the W&B key passed through to Together, so both are scrubbed everywhere."""
@@ -116,46 +112,109 @@ class TogetherProvider(Provider):
             options = cls.Options.model_validate(spec.options)
         except Exception:
             return problems + spec_problems(spec, cls.Options())
-        return problems + spec_problems(spec, options)
+        problems += spec_problems(spec, options)
+        limits = None if options.from_checkpoint else catalog_limits(spec.model)
+        # offline, the catalog's sourced figures; online, submit() checks Together's own limits before upload
+        return problems + (limit_problems(spec, options, limits) if limits is not None else [])
 
-    def estimate(self, spec: JobSpec, *, today: date | None = None) -> Estimate:
-        from ftkit.providers.together._estimate import estimate
+    def estimate(self, spec: JobSpec, *, today: date | None = None, online: bool = False) -> Estimate:
+        """ftkit's offline estimate; ``online=True`` uploads the data (once per content; ``start()`` reuses the
+        files) and returns Together's own quote as the figures, ftkit's kept alongside with the difference."""
+        from ftkit.providers.together._quote import compare_with_quote
 
-        return estimate(spec, today=today)
+        offline = self.estimate_spec(spec, today=today)
+        return compare_with_quote(offline, self.quote(spec)) if online else offline
+
+    def quote(self, spec: JobSpec) -> ApiQuote:
+        """Together's price for ``spec`` (``POST /v1/fine-tunes/estimate-price``) after uploading and validating
+        its data; the same request ``start()`` makes before it creates the job."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="ftkit-quote-") as tmp:
+            ctx = JobContext(job_id="quote", spec=spec, workdir=Path(tmp))
+            options = TogetherOptions.model_validate(spec.options)
+            limits = fetch_limits(self.api, ctx, options)
+            files = self._upload_all(ctx)
+            return self._quote(ctx, options, limits, *files)
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
-    def submit(self, ctx: JobContext) -> JobStatus:
-        if ctx.remote_id:  # an earlier call created it; nothing more to do
-            return self.status(ctx)
+    # -- ManagedProvider hooks (submit, status and generate are the shared skeleton) -------------------
+
+    def preflight(self, ctx: JobContext) -> tuple[TogetherOptions, Any]:
+        """Together's per-model limits, checked before anything is uploaded."""
         options = TogetherOptions.model_validate(ctx.spec.options)
-        limits = fetch_limits(self.api, ctx, options)
-        train = self._converted(ctx, ctx.spec.train, role="train")
-        training_file = upload_dataset(self.api, ctx, train, role="train")
-        validation_file = None
-        if ctx.spec.validation is not None:
-            validation = self._converted(ctx, ctx.spec.validation, role="validation")
-            validation_file = upload_dataset(self.api, ctx, validation, role="validation")
-        try:
-            job = create_job(
-                self.api, ctx, options, limits=limits, training_file=training_file, validation_file=validation_file
-            )
-        except ValueError as e:  # the SDK's own client-side checks (its rules may be newer than ours)
-            if isinstance(e, UnsupportedSettingError):
-                raise
-            raise UnsupportedSettingError(PROVIDER, [str(e)]) from e
-        ctx.log(f"created Together job {job.id}")
+        return options, fetch_limits(self.api, ctx, options)
+
+    def upload_file(self, ctx: JobContext, path: Path, *, name: str) -> str:
+        return upload_file(self.api, path, name=name)
+
+    def after_upload(self, ctx: JobContext, file_id: str, path: Path, role: str) -> None:
+        wait_until_processed(self.api, file_id, path=path, role=role)
+
+    def before_create(self, ctx: JobContext, files: dict[str, str | None], prepared: Any) -> None:
+        """Together's own price quote, logged next to ftkit's estimate; its "no" stops here, before a job exists."""
+        options, limits = prepared
+        price = self._quote(ctx, options, limits, files["training_file"] or "", files["validation_file"])
+        ctx.remember(quote=price.model_dump())
+        ctx.log(quote_line(self._offline_estimate(ctx.spec), price),
+                "info" if price.available and price.allowed_to_proceed is not False else "warning")
+        ensure_allowed(price)
+
+    def create_job(self, client: Any, ctx: JobContext, files: dict[str, str | None], prepared: Any) -> Any:
+        options, limits = prepared
+        return create_job(client, ctx, options, limits=limits, training_file=files["training_file"] or "",
+                          validation_file=files["validation_file"])
+
+    def find_job(self, client: Any, ctx: JobContext) -> Any | None:
+        return find_job(client, ctx)
+
+    def retrieve_job(self, client: Any, remote_id: str) -> Any:
+        return client.fine_tuning.retrieve(remote_id)
+
+    def job_status(self, ctx: JobContext, job: Any) -> JobStatus:
         return self._status_of(ctx, job)
 
-    def status(self, ctx: JobContext) -> JobStatus:
-        remote_id = self._remote_id(ctx)
-        job = self.api.safe(lambda c: c.fine_tuning.retrieve(remote_id), not_found=self._not_found(ctx))
-        return self._status_of(ctx, job)
+    def chat(self, client: Any, model_name: str, messages: list[dict[str, Any]], settings: GenerationSettings) -> Any:
+        """A base model by its name; a fine-tune only through its deployment (``model.serving_id``, which
+        ``model.deploy()`` or evaluation sets; the shared ``generate`` sends it)."""
+        return client.chat.completions.create(
+            model=model_name, messages=messages, max_tokens=settings.max_new_tokens,
+            temperature=settings.temperature, top_p=settings.top_p,
+            **({"seed": settings.seed} if settings.seed is not None else {}),
+            **({"stop": settings.stop} if settings.stop else {}),
+        )
+
+    # estimate hooks: what Together bills and warns about (the skeleton is ManagedProvider.estimate_spec)
+
+    @classmethod
+    def count_notes(cls, spec: JobSpec, counts: TokenCount, entry: CatalogModel | None, notes: EstimateNotes) -> None:
+        notes.assume(f"Tokens counted with {counts.tokenizer}, after the chat template (what Together bills).")
+
+    @classmethod
+    def billed_parts(cls, spec: JobSpec, counts: TokenCount, epochs: int, entry: CatalogModel | None,
+                     notes: EstimateNotes) -> dict[str, int]:
+        from ._estimate import billed_parts
+
+        return billed_parts(spec, counts, epochs, entry, notes)
+
+    @classmethod
+    def estimate_checks(cls, spec: JobSpec, counts: TokenCount, catalog: Catalog, entry: CatalogModel | None,
+                        notes: EstimateNotes, *, today: date) -> None:
+        from ._estimate import estimate_checks
+
+        estimate_checks(spec, catalog, entry, notes)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
 
     def events(self, ctx: JobContext, *, after: str | None = None) -> EventPage:
         if not ctx.remote_id:
             return EventPage(cursor=after)
-        return event_page(self._events(ctx), after)
+        events = self._events(ctx)
+        total = next((e.total_steps for e in reversed(events) if e.total_steps), None)
+        merged = events + metric_events(fetch_metric_rows(self.api, ctx.remote_id), total_steps=total)
+        merged.sort(key=lambda e: e.time)  # stable: Together's own order within one instant
+        return event_page(merged, after)
 
     def cancel(self, ctx: JobContext) -> JobStatus:
         remote_id = self._remote_id(ctx)
@@ -182,14 +241,13 @@ class TogetherProvider(Provider):
         if map_state(job.status) is not JobState.SUCCEEDED:
             raise JobStateError(f"Job {ctx.job_id} has no model yet: Together says {raw_value(job.status)!r}.")
         checkpoints = self.api.safe(lambda c: c.fine_tuning.list_checkpoints(remote_id)).data or []
-        events = self._events(ctx)
-        final_metrics = next((e.metrics for e in reversed(events) if e.metrics), {})
+        rows = fetch_metric_rows(self.api, remote_id)
         return TrainedModel(
             provider=self.name,
             model_id=_output_name(job),
             base_model=job.model or ctx.spec.model,
             job_id=ctx.job_id,
-            metrics=final_metrics,
+            metrics=final_metrics(rows),
             info={
                 "remote_id": remote_id,
                 "adapter_output_name": getattr(job, "adapter_output_name", None),
@@ -198,40 +256,11 @@ class TogetherProvider(Provider):
                 "checkpoints": [_checkpoint(c) for c in checkpoints],
                 "token_count": job.token_count,
                 "cost_usd": _usd(job.total_price),
+                "loss_curves": loss_curves(rows),
             },
         )
 
     # -- using models ---------------------------------------------------------------------------------
-
-    def generate(
-        self, model: TrainedModel, prompts: list[list[dict[str, Any]]], settings: GenerationSettings
-    ) -> list[Generation]:
-        """Chat completions on Together (the fine-tune must be deployed, or a serverless base model)."""
-
-        def answer(messages: list[dict[str, Any]]) -> Generation:
-            started = time.monotonic()
-            response = self.api.safe(
-                lambda c: c.chat.completions.create(
-                    model=model.model_id,
-                    messages=messages,
-                    max_tokens=settings.max_new_tokens,
-                    temperature=settings.temperature,
-                    top_p=settings.top_p,
-                    **({"seed": settings.seed} if settings.seed is not None else {}),
-                    **({"stop": settings.stop} if settings.stop else {}),
-                )
-            )
-            usage = getattr(response, "usage", None)
-            return Generation(
-                text=(response.choices[0].message.content or "") if response.choices else "",
-                prompt_tokens=getattr(usage, "prompt_tokens", None),
-                completion_tokens=getattr(usage, "completion_tokens", None),
-                latency_s=round(time.monotonic() - started, 4),
-            )
-
-        return fan_out(
-            answer, prompts, concurrency=settings.concurrency, requests_per_minute=settings.requests_per_minute
-        )
 
     def download(
         self,
@@ -253,26 +282,43 @@ class TogetherProvider(Provider):
             kind = "model_output_path"  # a full fine-tune has no adapter: the whole model is the output
         target = Path(dest) if dest is not None else Path.cwd() / f"{remote_id}-{kind}"
         target.parent.mkdir(parents=True, exist_ok=True)
-        archive = target.parent / f".{target.name}.tar.zst.part"
+        step = f"-step{checkpoint_step}" if checkpoint_step is not None else ""
+        archive = target.parent / f".{target.name}{step}.tar.zst.part"  # kept on failure: the next call resumes
         query: dict[str, Any] = {"ft_id": remote_id}
         query.update({"checkpoint_step": checkpoint_step} if checkpoint_step is not None else {"checkpoint": kind})
-        self.api.safe(lambda c: c.fine_tuning.content(**query).write_to_file(archive))
+        size, digest = stream_to_file(self.api, query, archive)
         try:
             extract_tar_zst(archive, target)
-        finally:
+        finally:  # a complete but unreadable archive is fetched afresh next time, not resumed
             archive.unlink(missing_ok=True)
+        model.info.update(weights_sha256=digest, weights_bytes=size)
         if kind == "adapter":
             model.adapter_path = str(target)
         else:
             model.merged_path = str(target)
         return target
 
-    # -- internals ------------------------------------------------------------------------------------
+    # -- deployments: a dedicated endpoint per fine-tune (see _deploy.py) ----------------------------
 
-    def _converted(self, ctx: JobContext, source: str, *, role: str) -> Path:
-        """The dataset in Together's JSONL (chat rows, or preference rows for DPO), in the job's folder."""
-        out = ctx.workdir / f"together-{role}.jsonl"
-        return prepare_dataset(source, provider=self.name, method=ctx.spec.method.value, out=out)
+    def deployment_price(self, model: TrainedModel, settings: Mapping[str, Any]) -> float | None:
+        """USD per hour from the catalog (per replica x ``min_replicas``; Together bills per minute). Refuses,
+        before anything is recorded, settings Together does not take and bases whose fine-tunes cannot be served."""
+        checked = _deploy.check_settings(settings)
+        problem = _deploy.deployable_problem(model.base_model)
+        if problem and not model.is_base:
+            raise UnsupportedSettingError(PROVIDER, [problem])
+        return _deploy.hourly_price(model, checked)[0]
+
+    def create_deployment(self, ctx: DeploymentContext) -> DeploymentStatus:
+        return _deploy.create_deployment(self.api, ctx)
+
+    def deployment_status(self, ctx: DeploymentContext) -> DeploymentStatus:
+        return _deploy.deployment_status(self.api, ctx)
+
+    def delete_deployment(self, ctx: DeploymentContext) -> DeploymentStatus:
+        return _deploy.delete_deployment(self.api, ctx)
+
+    # -- internals ------------------------------------------------------------------------------------
 
     def _remote_id(self, ctx: JobContext) -> str:
         if not ctx.remote_id:
@@ -281,6 +327,34 @@ class TogetherProvider(Provider):
 
     def _not_found(self, ctx: JobContext) -> Any:
         return lambda: JobNotFoundError(ctx.remote_id or ctx.job_id, "Together (this API key's account)")
+
+    def _upload_all(self, ctx: JobContext) -> tuple[str, str | None]:
+        """Convert and upload train (and validation) data; returns once Together has validated them."""
+        training_file = self.upload_dataset(ctx, ctx.spec.train, role="train")
+        validation_file = None
+        if ctx.spec.validation is not None:
+            validation_file = self.upload_dataset(ctx, ctx.spec.validation, role="validation")
+        return training_file, validation_file
+
+    def _quote(self, ctx: JobContext, options: TogetherOptions, limits: Any, training_file: str,
+               validation_file: str | None) -> ApiQuote:
+        from ftkit.estimation.catalog import load_catalog
+
+        from ._quote import price_request
+
+        spec = ctx.spec
+        parent = ctx.data.get("parent_training_type")
+        if parent is not None:  # a continuation is priced as the training type it inherits
+            spec = spec.model_copy(update={"adapter": "full" if parent == "full" else "lora"})
+        body = price_request(spec, options, training_file=training_file, validation_file=validation_file,
+                             limits=limits, default_epochs=load_catalog(PROVIDER).rules.default_epochs or 1)
+        return read_quote(self.api.safe(lambda c: c.fine_tuning.estimate_price(**body)))
+
+    def _offline_estimate(self, spec: JobSpec) -> Estimate | None:
+        try:
+            return self.estimate(spec)
+        except Exception:  # the comparison is a courtesy: an estimate that cannot run must not stop the job
+            return None
 
     def _events(self, ctx: JobContext) -> list[Any]:
         remote_id = self._remote_id(ctx)

@@ -4,6 +4,13 @@ billing, and the weights archive a finished job serves.
 A job's whole life is planned when it is created (pending -> queued -> running -> compressing ->
 uploading -> completed, or a scripted ``error``/``user_error``), and every read shows the part of the
 plan whose time has come, so reads are consistent from any thread. ``cancel`` cuts the plan short.
+
+Event messages are plain text as Together writes them ("Epoch completed, at step 24", from Together's
+"Monitoring a fine-tuning job" docs) and carry no numbers to parse; per-step numbers are metrics rows
+(``GET /v1/fine-tunes/{id}/metrics``): training rows with ``train/global_step``, ``train/loss``,
+``train/learning_rate``, ``train/grad_norm``, ``train/epoch`` and evaluation rows with ``eval/global_step``,
+``eval/loss``, each with a ``timestamp`` in nanoseconds (docs.together.ai/docs/fine-tuning-training-metrics).
+ASSUMPTION (no documented figure): one training row per optimizer step and the loss curve's shape.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ class EmulatedJob:
     timeline: list[tuple[float, str]] = field(default_factory=list)
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     checkpoints: list[tuple[float, int, str]] = field(default_factory=list)
+    metrics: list[tuple[float, dict[str, float]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._plan()
@@ -64,6 +72,11 @@ class EmulatedJob:
     @property
     def lora(self) -> bool:
         return (self.request.get("training_type") or {"type": "Lora"}).get("type") == "Lora"
+
+    @property
+    def base_model(self) -> str:
+        """The base it was trained from (a continuation's comes from its parent)."""
+        return str(self.request.get("_base_model") or self.request.get("model") or "unknown")
 
     @property
     def method(self) -> str:
@@ -143,17 +156,17 @@ class EmulatedJob:
             if fail_step is not None and step >= fail_step:
                 self._fail(t, step)
                 return
+            self.metrics.append((t, {
+                "timestamp": int(t * 1e9), "train/global_step": step, "train/epoch": round(step / self.steps_per_epoch, 4),
+                "train/loss": round(self._loss(step), 6), "train/learning_rate": self._lr(step),
+                "train/grad_norm": round(1.0 + self._loss(step) / 4, 6),
+            }))  # fmt: skip
             if eval_every and step % eval_every == 0:
-                self._event(t, "eval_complete", f"Evaluation at step {step}/{total}: eval_loss={self._loss(step) + 0.08:.4f}",
-                            step=step, total_steps=total)  # fmt: skip
+                self.metrics.append((t, {"timestamp": int(t * 1e9) + 1, "eval/global_step": step,
+                                         "eval/loss": round(self._loss(step) + 0.08, 6)}))  # fmt: skip
+                self._event(t, "eval_complete", f"Evaluation completed, at step {step}", step=step, total_steps=total)
             if step % self.steps_per_epoch == 0:
-                epoch = step // self.steps_per_epoch
-                self._event(
-                    t, "epoch_complete",
-                    f"Epoch {epoch}/{self.n_epochs} completed at step {step}/{total}: "
-                    f"train_loss={self._loss(step):.4f} lr={self._lr(step):.3g}",
-                    step=step, total_steps=total,
-                )  # fmt: skip
+                self._event(t, "epoch_complete", f"Epoch completed, at step {step}", step=step, total_steps=total)
             if step in checkpoint_steps and step != total:
                 path = f"s3://together-emulator/{self.id}/checkpoint-{step}"
                 self._event(t, "checkpoint_save", f"Checkpoint saved at step {step}", step=step, total_steps=total,
@@ -200,6 +213,7 @@ class EmulatedJob:
                                                                          (now + 2.0, "cancelled")]  # fmt: skip
         self.events = [(t, e) for t, e in self.events if t <= now]
         self.checkpoints = [c for c in self.checkpoints if c[0] <= now]
+        self.metrics = [m for m in self.metrics if m[0] <= now]
         self._event(now, "cancel_requested", "Cancel requested by user")
         self._event(now + 2.0, "job_stopped", "Job stopped")
 
@@ -214,6 +228,21 @@ class EmulatedJob:
 
     def visible_events(self, now: float) -> list[dict[str, Any]]:
         return [e for t, e in sorted(self.events, key=lambda pair: pair[0]) if t <= now]
+
+    def visible_metrics(self, now: float, *, step_from: int | None = None, step_to: int | None = None,
+                        resolution: int | None = None) -> list[dict[str, float]]:
+        """``GET .../metrics``: rows logged by ``now`` in order, filtered by global step; ``resolution`` samples
+        the training rows uniformly (evaluation rows are always returned in full, as the docs say)."""
+        rows = []
+        for t, row in self.metrics:
+            step = row.get("train/global_step", row.get("eval/global_step"))
+            if t <= now and (step_from is None or step >= step_from) and (step_to is None or step <= step_to):
+                rows.append(row)
+        if resolution:
+            train = [r for r in rows if "train/global_step" in r]
+            keep = {id(train[round(i * (len(train) - 1) / max(1, resolution - 1))]) for i in range(min(resolution, len(train)))}
+            rows = [r for r in rows if "train/global_step" not in r or id(r) in keep]
+        return rows
 
     def steps_completed(self, now: float) -> int:
         steps = [e.get("step") for e in self.visible_events(now) if e.get("step") is not None]

@@ -6,6 +6,14 @@ estimate-price / chat-completion params), nested where the SDK nests them. Anyth
 with a 400 in Together's error shape, ``{"error": {"message", "type": "invalid_request_error",
 "param", "code"}}``, so a wrong mapping (``lora_r`` at the top level, ``wandb_api_key`` instead of
 ``wandb_key``) fails in a test instead of being silently ignored.
+
+Prices and per-model limits come from ftkit's own Together catalog (``providers/together/catalog.yaml``), the
+one place those figures are kept with their sources: a model's own price, else its size bracket's; a
+model's ``fine_tuning_limits`` (e.g. gpt-oss-20b batch 8-8, gpt-oss-120b 16-16, from Together's supported
+models table) over the emulator's defaults. ASSUMPTION (no published figure stored): the defaults for
+what a model's record leaves out, ``_DEFAULT_LIMITS`` below (epochs <= 20, evals <= 100, checkpoints <= 10,
+learning rate 1e-7..1e-2, sequence length 512..16384 SFT / 8192 DPO, LoRA batch 8-32 (16 DPO), full batch
+8-16 (8 DPO)); and that gpt-oss-20b offers no full fine-tuning.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ftkit.estimation.catalog import load_catalog
 from ftkit.testing._http import HTTPError
 
 __all__ = [
@@ -33,58 +42,74 @@ class ModelSpec:
     vision: bool = False
 
 
+def _params(name: str, fallback: float) -> float:
+    entry = load_catalog("together").find(name)
+    return entry.parameters_b if entry is not None and entry.parameters_b is not None else fallback
+
+
 CATALOG: dict[str, ModelSpec] = {
     m.name: m
     for m in (
-        ModelSpec("Qwen/Qwen3-8B", 8.2),
-        ModelSpec("Qwen/Qwen3-0.6B", 0.6, default_rank=16),
-        ModelSpec("meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", 8.0),
+        ModelSpec("Qwen/Qwen3-8B", _params("Qwen/Qwen3-8B", 8.19)),
+        ModelSpec("Qwen/Qwen2.5-7B-Instruct", _params("Qwen/Qwen2.5-7B-Instruct", 7.62)),
+        ModelSpec("Qwen/Qwen3-0.6B", 0.6, default_rank=16),  # parameter count from the Hugging Face model card
+        ModelSpec("meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+                  _params("meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", 8.03)),
         ModelSpec("meta-llama/Llama-3.3-70B-Instruct-Reference", 70.6, merge_output_lora=False),
-        ModelSpec("openai/gpt-oss-20b", 21.0, full_training=False),
+        ModelSpec("openai/gpt-oss-20b", _params("openai/gpt-oss-20b", 21.0), full_training=False),
+        ModelSpec("openai/gpt-oss-120b", _params("openai/gpt-oss-120b", 117.0), full_training=False),
     )
 }
 
-#: USD per 1M tokens by size bracket, SFT LoRA / SFT full (DPO costs 2.5x), from together.md §4
-_BRACKETS = ((16.0, 0.48, 0.54), (69.0, 1.50, 1.65), (100.0, 2.90, 3.20), (float("inf"), 6.00, 6.60))
-
 
 def price_per_m(model: ModelSpec, *, method: str, lora: bool) -> float:
-    for ceiling, lora_price, full_price in _BRACKETS:
-        if model.params_b <= ceiling:
-            base = lora_price if lora else full_price
-            return base * (2.5 if method == "dpo" else 1.0)
-    raise AssertionError("unreachable")  # pragma: no cover
+    """USD per 1M tokens from ftkit's Together catalog: the model's own price, else its size bracket's."""
+    from ftkit.providers.together._estimate import training_price
+
+    catalog = load_catalog("together")
+    adapter = "lora" if lora else "full"
+    entry = catalog.find(model.name)
+    price, _ = training_price(catalog, entry, method, adapter) if entry is not None else (None, "")
+    if price is None:
+        bracket = catalog.bracket_for(model.params_b)
+        price = bracket.prices.get(f"{method}/{adapter}") if bracket is not None else None
+    if price is None or price.usd_per_1m_tokens is None:
+        raise bad_request(f"{model.name} cannot be priced for {method}/{adapter} fine-tuning", "model")
+    return price.usd_per_1m_tokens
+
+
+#: ASSUMPTION: what a model's limits record leaves out (see the module docstring)
+_DEFAULT_LIMITS: dict[str, Any] = {
+    "max_num_epochs": 20, "max_num_evals": 100, "max_num_checkpoints": 10, "min_learning_rate": 1e-7,
+    "max_learning_rate": 1e-2, "max_seq_length_sft": 16384, "max_seq_length_dpo": 8192, "min_max_seq_length": 512,
+    "default_gradient_accumulation_steps": 1, "supports_tools": True, "supports_reasoning": False,
+}  # fmt: skip
 
 
 def limits_body(model: ModelSpec) -> dict[str, Any]:
-    """``GET /v1/fine-tunes/models/limits`` for ``model``, in the wire shape."""
+    """``GET /v1/fine-tunes/models/limits`` for ``model``, in the wire shape: the catalog's sourced figures over
+    the emulator's defaults."""
     body: dict[str, Any] = {
-        "model_name": model.name,
-        "max_num_epochs": 20,
-        "max_num_evals": 100,
-        "max_num_checkpoints": 10,
-        "min_learning_rate": 1e-7,
-        "max_learning_rate": 1e-2,
-        "max_seq_length_sft": 16384,
-        "max_seq_length_dpo": 8192,
-        "min_max_seq_length": 512,
-        "default_gradient_accumulation_steps": 1,
+        "model_name": model.name, **_DEFAULT_LIMITS,
         "merge_output_lora": model.merge_output_lora,
         "supports_full_training": model.full_training,
         "supports_vision": model.vision,
-        "supports_tools": True,
-        "supports_reasoning": False,
         "lora_training": {
-            "default_rank": model.default_rank,
-            "max_rank": model.max_rank,
-            "min_batch_size": 8,
-            "max_batch_size": 32,
-            "max_batch_size_dpo": 16,
+            "default_rank": model.default_rank, "max_rank": model.max_rank,
+            "min_batch_size": 8, "max_batch_size": 32, "max_batch_size_dpo": 16,
             "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         },
-    }
+    }  # fmt: skip
     if model.full_training:
         body["full_training"] = {"min_batch_size": 8, "max_batch_size": 16, "max_batch_size_dpo": 8}
+    entry = load_catalog("together").find(model.name)
+    sourced = {k: v for k, v in (entry.fine_tuning_limits or {}).items() if k not in ("source", "read_on")} \
+        if entry is not None else {}  # fmt: skip
+    for key, value in sourced.items():
+        if isinstance(value, dict) and isinstance(body.get(key), dict):
+            body[key] = {**body[key], **value}
+        elif key in ("lora_training", "full_training") or not isinstance(value, dict):
+            body[key] = value
     return body
 
 

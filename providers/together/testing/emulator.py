@@ -18,11 +18,24 @@ Scripting: ``server.faults.add("POST", "/v1/fine-tunes", status=500, process=Tru
 :mod:`ftkit.testing._http`), ``server.fail_next_job("user_error", "...")``,
 ``server.reject_next_file("...")``.
 
-Chat completions answer deterministically. A fine-tuned model (a completed job's output name)
-answers a prompt it was trained on (same last user message, ignoring case and spacing; or, failing
-that, the most similar trained prompt with word overlap >= 0.5) with the trained answer. Anything
-else, and every base model, gets ``"I am not sure; it could be <last words of the prompt>."``,
-which never equals a trained label: evaluations see a fine-tune beat its base model.
+A fine-tune answers chat only through a ready dedicated deployment, as on Together: the endpoint's
+project-qualified name (through its traffic split) or the deployment's own name; the job's output name is
+refused with a 404. Projects, configs, hardware, endpoints and deployments are in ``_endpoints.py`` /
+``_serving.py``; ``server.running_deployments`` is the emulator's own record of what would be billed.
+Training metrics are served at ``GET /v1/fine-tunes/{id}/metrics`` in the documented shape, and event text
+carries no numbers. Prices and per-model limits come from ftkit's Together catalog (see ``_wire.py``).
+
+Chat completions answer deterministically. A deployed fine-tune answers a prompt it was trained on (same
+last user message, ignoring case and spacing; or, failing that, the most similar trained prompt with word
+overlap >= 0.5) with the trained answer. Anything else, and every base model, gets ``"I am not sure; it
+could be <last words of the prompt>."``, which never equals a trained label: evaluations see a fine-tune beat
+its base model.
+
+ASSUMPTIONS, each not documented by Together: every fine-tunable base of the emulator's catalog also
+answers serverless chat by its name (on Together only some do); ``estimated_train_token_count`` counts all
+epochs (the quote's price is that count times the rate) and ``estimated_eval_token_count`` all evaluations;
+``allowed_to_proceed`` is false exactly when the quote exceeds ``user_limit`` (``credit_limit_usd=``, default
+$1000); a failed job bills nothing (docs: cancelled jobs pay for the work done; failed jobs are not covered).
 """
 
 from __future__ import annotations
@@ -35,8 +48,10 @@ from typing import Any
 
 from ftkit.providers.together.testing._chat import chat_completion
 from ftkit.providers.together.testing._data import answer_memory
+from ftkit.providers.together.testing._endpoints import Projects
 from ftkit.providers.together.testing._files import EmulatedFile
 from ftkit.providers.together.testing._jobs import EmulatedJob, JobFailure
+from ftkit.providers.together.testing._serving import DedicatedInference
 from ftkit.providers.together.testing._weights import tar_zst, weights_files
 from ftkit.providers.together.testing._wire import (
     CATALOG,
@@ -59,12 +74,13 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404:
 _TERMINAL = ("completed", "cancelled", "error", "user_error")
 
 
-class TogetherServer(EmulatorServer):
+class TogetherServer(DedicatedInference, EmulatorServer):
     """The emulator. ``base_url`` (no ``/v1``) and ``api_key`` are what a client needs.
 
     Options: ``time_scale`` (emulated seconds per wall second), ``step_seconds`` (emulated time per
     training step), ``processing_seconds`` (file validation time), ``models`` (extra fine-tunable
-    model names or :class:`ModelSpec` objects), ``api_key``, ``user``.
+    model names or :class:`ModelSpec` objects), ``api_key``, ``user`` (also the project's slug),
+    ``deploy_seconds`` (emulated time a deployment provisions), ``credit_limit_usd`` (the quote's ``user_limit``).
     """
 
     def __init__(
@@ -76,6 +92,8 @@ class TogetherServer(EmulatorServer):
         processing_seconds: float = 2.0,
         models: Iterable[str | ModelSpec] = (),
         user: str = "ftkit-tester",
+        deploy_seconds: float = 20.0,
+        credit_limit_usd: float = 1000.0,
     ):
         super().__init__(time_scale=time_scale)
         self.api_key = api_key
@@ -90,7 +108,11 @@ class TogetherServer(EmulatorServer):
         self.jobs: dict[str, EmulatedJob] = {}
         self._failures: list[JobFailure] = []
         self._rejections: list[str] = []
+        self.credit_limit_usd = credit_limit_usd
+        self.projects = Projects(project_id=f"proj_{hashlib.sha256(user.encode()).hexdigest()[:16]}", slug=user,
+                                 deploy_seconds=deploy_seconds)
         self._register_routes()
+        self._register_serving_routes()
 
     # -- what tests and users read ------------------------------------------------------------------------
 
@@ -284,14 +306,34 @@ class TogetherServer(EmulatorServer):
         lora = (body.get("training_type") or {"type": "Lora"}).get("type") == "Lora"
         assert train.summary is not None
         tokens = train.summary.tokens * int(body.get("n_epochs") or 1)
+        eval_tokens = 0
+        if body.get("validation_file"):
+            with self.lock:
+                validation = self.files.get(body["validation_file"])
+            if validation is None or validation.deleted:
+                raise bad_request(f"validation_file {body['validation_file']!r} does not exist", "validation_file")
+            v_status, _ = validation.processing(self.clock.now())
+            if v_status != "COMPLETED":
+                reason = "eval_file_invalid" if v_status == "INVALID_FORMAT" else "eval_file_not_validated"
+                return {"estimation_available": False, "unavailable_reason": reason}
+            eval_tokens = (validation.summary.tokens if validation.summary else 0) * int(body.get("n_evals") or 0)
+        price = round((tokens + eval_tokens) * price_per_m(model, method=method, lora=lora) / 1e6, 6)
         return {
             "estimation_available": True,
-            "estimated_total_price": round(tokens * price_per_m(model, method=method, lora=lora) / 1e6, 6),
+            "estimated_total_price": price,
             "estimated_train_token_count": tokens,
-            "estimated_eval_token_count": 0,
-            "user_limit": 1000.0,
-            "allowed_to_proceed": True,
+            "estimated_eval_token_count": eval_tokens,
+            "user_limit": self.credit_limit_usd,
+            "allowed_to_proceed": price <= self.credit_limit_usd,
         }
+
+    def _parent(self, checkpoint: str) -> EmulatedJob:
+        ref = checkpoint.split(":")[0]
+        with self.lock:
+            for job in self.jobs.values():
+                if ref in (job.id, job.output_name):
+                    return job
+        raise bad_request(f"from_checkpoint {checkpoint!r} does not name a job of this account", "from_checkpoint")
 
     def _checkpoint_model(self, checkpoint: str | None) -> str | None:
         if not checkpoint:
@@ -311,6 +353,9 @@ class TogetherServer(EmulatorServer):
         train = self._ready_file(body["training_file"], "training_file")
         validation = self._ready_file(body["validation_file"], "validation_file") if body.get("validation_file") else None
         method = (body.get("training_method") or {}).get("method", "sft")
+        if body.get("from_checkpoint") and body.get("training_type") is None:
+            # no training_type on a continuation: the parent's is inherited (SDK docstring of `lora`)
+            body = {**body, "training_type": self._parent(body["from_checkpoint"]).request.get("training_type")}
         lora = (body.get("training_type") or {"type": "Lora"}).get("type") == "Lora"
         check_values(body, limits, method=method, lora=lora)
         assert train.summary is not None
@@ -324,7 +369,7 @@ class TogetherServer(EmulatorServer):
             tag = f"-{body['suffix']}" if body.get("suffix") else ""
             job = EmulatedJob(
                 id=job_id,
-                request={**body, "_training_file_bytes": len(train.content or b"")},
+                request={**body, "_training_file_bytes": len(train.content or b""), "_base_model": model.name},
                 created=self.clock.now(),
                 user_id=f"user-{self.user}",
                 limits=limits,
@@ -391,8 +436,16 @@ class TogetherServer(EmulatorServer):
             raise bad_request(f"{job.request.get('model')} does not produce merged LoRA outputs", "checkpoint")
         archive = tar_zst(weights_files(job, kind), root=job.output_name.split("/")[-1])
         name = f"{job.output_name.split('/')[-1]}.tar.zst"
-        return Response(archive, 200, {"content-disposition": f'attachment; filename="{name}"'},
-                        content_type="application/octet-stream")  # fmt: skip
+        headers = {"content-disposition": f'attachment; filename="{name}"', "accept-ranges": "bytes"}
+        wanted = request.headers.get("range") or ""
+        if wanted:  # ``Range: bytes=N-`` (what ``tg ft download`` sends to resume): 206 with the rest
+            self.record("download_range", range=wanted)
+            start = int(wanted.removeprefix("bytes=").split("-")[0] or 0)
+            if start >= len(archive):
+                return Response(b"", 416, {"content-range": f"bytes */{len(archive)}"})
+            headers["content-range"] = f"bytes {start}-{len(archive) - 1}/{len(archive)}"
+            return Response(archive[start:], 206, headers, content_type="application/octet-stream")
+        return Response(archive, 200, headers, content_type="application/octet-stream")
 
     # -- chat completions ---------------------------------------------------------------------------------------
 
@@ -402,16 +455,18 @@ class TogetherServer(EmulatorServer):
         return chat_completion(body, memory, completion_id=f"chatcmpl-{self.next_id()}", created=self.clock.now())
 
     def _memory_of(self, model: str) -> dict[str, str]:
+        """What a deployed fine-tune learned; a fine-tune's output name without a deployment is refused."""
         now = self.clock.now()
         with self.lock:
-            for job in self.jobs.values():
-                if job.output_name == model and job.status(now) == "completed":
-                    file = self.files.get(job.request["training_file"])
-                    return answer_memory(file.summary.pairs if file and file.summary else [])
+            deployment = self.projects.serving(model, now)
+            job = self.jobs.get(deployment.job_id) if deployment is not None else None
+            if job is not None:
+                file = self.files.get(job.request["training_file"])
+                return answer_memory(file.summary.pairs if file and file.summary else [])
         raise HTTPError(
             404,
             f"Unable to access model {model}. Please visit https://api.together.ai/models to view the list of "
-            "supported models.",
+            "supported models. Fine-tuned models are served from a dedicated endpoint: deploy it first.",
             code="model_not_available",
         )
 

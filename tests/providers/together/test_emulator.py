@@ -200,18 +200,20 @@ def test_dpo_needs_preference_data(server: TogetherServer, client: Any, tmp_path
     assert job.status == "pending"
 
 
-def test_chat_answers_what_the_fine_tune_learned_and_base_does_not(
+def test_emulator_refuses_a_fine_tunes_output_name_in_chat_and_base_models_answer(
     server: TogetherServer, client: Any, training_file: str
 ) -> None:
+    # Together serves fine-tunes only from a dedicated endpoint (test_emulator_serving.py deploys one)
     job = client.fine_tuning.create(training_file=training_file, model=MODEL, lora=True)
     server.wait_until(lambda: client.fine_tuning.retrieve(job.id).status == "completed", timeout=5)
     example = colour_examples(16)[3]["messages"]
     prompt = [m for m in example if m["role"] != "assistant"]
-    tuned = client.chat.completions.create(model=job.output_name, messages=prompt, temperature=0)
+    with pytest.raises(together.NotFoundError) as refused:
+        client.chat.completions.create(model=job.output_name, messages=prompt, temperature=0)
+    assert "dedicated endpoint" in refused.value.body["error"]["message"]
     base = client.chat.completions.create(model=MODEL, messages=prompt, temperature=0)
-    assert tuned.choices[0].message.content == example[-1]["content"]
     assert base.choices[0].message.content != example[-1]["content"]
-    assert tuned.usage.completion_tokens >= 1
+    assert base.usage.completion_tokens >= 1
     cut = client.chat.completions.create(model=MODEL, messages=prompt, max_tokens=2)
     assert cut.choices[0].finish_reason == "length"
     with pytest.raises(together.BadRequestError):

@@ -2,7 +2,8 @@
 
 Each case scripts one misbehaviour on the first request to one endpoint (a 429 with Retry-After, a
 500, a dropped connection; for writes also "the server did it but the answer was lost") and runs the
-whole user path: start, wait, generate, download. The emulator's own records are the judge.
+whole user path: start, wait, deploy, generate through the deployment, delete it, download. The emulator's
+own records are the judge: one upload per file, one job, one deployment, nothing left running.
 """
 
 from __future__ import annotations
@@ -34,7 +35,20 @@ ENDPOINTS = [
     ("GET", "/v1/fine-tunes/{job_id}"),
     ("GET", "/v1/fine-tunes/{job_id}/events"),
     ("GET", "/v1/fine-tunes/{job_id}/checkpoints"),
+    ("GET", "/v1/fine-tunes/{job_id}/metrics"),
+    ("GET", "/v3/whoami"),
+    ("GET", "/v2/projects/{pid}/models/{model_id}"),
+    ("GET", "/v2/projects/{pid}/configs"),
+    ("GET", "/v2/projects/{pid}/endpoints"),
+    ("POST", "/v2/projects/{pid}/endpoints"),
+    ("GET", "/v2/projects/{pid}/endpoints/{eid}/deployments"),
+    ("POST", "/v2/projects/{pid}/endpoints/{eid}/deployments"),
+    ("PATCH", "/v2/projects/{pid}/endpoints/{eid}"),
+    ("GET", "/v2/projects/{pid}/endpoints/{eid}/deployments/{did}"),
     ("POST", "/v1/chat/completions"),
+    ("PATCH", "/v2/projects/{pid}/endpoints/{eid}/deployments/{did}"),
+    ("DELETE", "/v2/projects/{pid}/endpoints/{eid}/deployments/{did}"),
+    ("DELETE", "/v2/projects/{pid}/endpoints/{eid}"),
     ("GET", "/v1/finetune/download"),
 ]
 FAULTS = {
@@ -47,6 +61,11 @@ LOST_ANSWERS = [
     ("POST", "/v1/files/{file_id}/preprocess"),
     ("PUT", "/_storage/{file_id}"),
     ("POST", "/v1/fine-tunes"),
+    ("POST", "/v2/projects/{pid}/endpoints"),
+    ("POST", "/v2/projects/{pid}/endpoints/{eid}/deployments"),
+    ("PATCH", "/v2/projects/{pid}/endpoints/{eid}/deployments/{did}"),
+    ("DELETE", "/v2/projects/{pid}/endpoints/{eid}/deployments/{did}"),
+    ("DELETE", "/v2/projects/{pid}/endpoints/{eid}"),
 ]
 
 
@@ -54,7 +73,10 @@ def run_whole_job(server: TogetherServer, tmp_path: Path) -> FineTuneJob:
     job = FineTuneJob(**job_kwargs(server))
     job.start()
     model = job.wait(timeout=30)
-    answers = model.generate(["What colour is snow?"], max_new_tokens=4)
+    assert model.metrics.get("train_loss") is not None, "metrics from GET /v1/fine-tunes/{id}/metrics"
+    with model.deploy() as deployment:
+        deployment.wait_ready(poll_interval=0.02, timeout=30)
+        answers = deployment.model.generate(["What colour is snow?"], max_new_tokens=4)
     assert answers[0].text
     weights = job.provider.download(model, kind="adapter", dest=tmp_path / "adapter")
     assert (weights / "adapter_config.json").is_file()
@@ -65,6 +87,8 @@ def assert_exactly_once(server: TogetherServer, job: FineTuneJob) -> None:
     assert job.status().state is JobState.SUCCEEDED
     assert len(server.uploads) == 1, server.uploads
     assert len(server.created_jobs) == 1, server.created_jobs
+    assert len(server.created_deployments) == 1, server.created_deployments
+    assert server.running_deployments == [] and server.live_endpoints == [], "a paid deployment was left behind"
     assert not server.faults.pending(), "the scripted fault never fired"
 
 

@@ -148,7 +148,9 @@ def test_events_have_metrics_and_survive_attach(server: TogetherServer, make_job
     job.wait(timeout=30)
     events = [e for e in job.events() if e.type != "ftkit"]
     epochs = [e for e in events if e.type == "epoch_complete"]
-    assert len(epochs) == 3 and all("train_loss" in e.metrics for e in epochs)
+    assert len(epochs) == 3 and all(not e.metrics for e in epochs)  # event text stays text
+    steps = [e for e in events if e.type == "metrics"]  # from GET /v1/fine-tunes/{id}/metrics
+    assert steps and all("train_loss" in e.metrics for e in steps) and steps[-1].step == steps[-1].total_steps
     assert [e.time for e in events] == sorted(e.time for e in events)
     again = FineTuneJob.attach(job.id, api_key=server.api_key, base_url=server.base_url)
     assert [e.id for e in again.events()] == [e.id for e in job.events()]
@@ -162,7 +164,10 @@ def test_fine_tune_beats_its_base_model(server: TogetherServer, make_job) -> Non
     rows = colour_examples(16)
     prompts = [[m for m in r["messages"] if m["role"] != "assistant"] for r in rows]
     truth = [r["messages"][-1]["content"] for r in rows]
-    tuned_right = sum(a.text == t for a, t in zip(tuned.generate(prompts, concurrency=4), truth, strict=False))
+    with tuned.deploy() as deployment:  # Together answers a fine-tune only through a dedicated endpoint
+        deployment.wait_ready(poll_interval=0.02)
+        answers = deployment.model.generate(prompts, concurrency=4)
+    tuned_right = sum(a.text == t for a, t in zip(answers, truth, strict=False))
     base_right = sum(a.text == t for a, t in zip(base.generate(prompts), truth, strict=False))
     assert tuned_right == len(rows) and base_right == 0
 
