@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from ftkit.cli._output import console, error_console, print_json
+from ftkit.cli._output import console, print_json
 
 
 def train(
@@ -44,9 +44,13 @@ def train(
     if missing:
         raise ConfigError(f"Missing {', '.join(missing)}: give a job YAML file or --{' --'.join(missing)}.")
     job = FineTuneJob(spec=JobSpec.from_dict(raw), api_key=api_key, base_url=base_url)
-    err = error_console()
-    with err.status("validating and starting...", spinner="dots"):
+    from ftkit._progress import report
+    from ftkit.cli._progress import showing_progress
+
+    with showing_progress():
+        report("validating and starting", 0)
         status = job.start()
+        report("validating and starting", 1, 1, finished=True)
     if not json_out:
         console().print(f"started [bold]{job.id}[/] on {status.provider} ({status.raw_status})")
     if detach:

@@ -313,3 +313,43 @@ def test_version(capsys):
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"ftkit {version('ftkit')}"
+
+
+# -- deployments, progress ---------------------------------------------------------------------------------------
+
+
+def test_deployments_list_then_delete_by_prefix(monkeypatch, capsys, workdir):
+    from ftkit import FineTuneJob
+    from ftkit._table import short_ids
+
+    (job_id,) = start_jobs(monkeypatch, capsys, workdir, n=1)
+    deployment = FineTuneJob.attach(job_id).result().deploy()  # echo fine-tunes answer only through one
+    code, lines, _ = shell(monkeypatch, capsys, 80, "deployments", "list")
+    prefix = short_ids([deployment.id], [deployment.id])[deployment.id]
+    assert code == 0 and any(line.startswith(prefix + " ") and "echo" in line for line in lines)
+    assert_fits(lines, 80)
+    code, lines, _ = shell(monkeypatch, capsys, 80, "deployments", "delete", prefix)
+    assert code == 0 and lines[0].startswith(f"{deployment.id}: deleted")
+    code, lines, _ = shell(monkeypatch, capsys, 80, "deployments", "list")
+    assert code == 0 and lines[0].startswith("No deployments that may be billed")
+    code, out, _ = shell(monkeypatch, capsys, 80, "deployments", "list", "--all", "--json")
+    assert [(d["id"], d["state"]) for d in json.loads("\n".join(out))] == [(deployment.id, "deleted")]
+
+
+def test_progress_goes_to_stderr_only_and_only_when_asked(monkeypatch, capsys, workdir):
+    write_train(workdir / "train.jsonl")
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")
+    assert main(["--progress", "validate", "train.jsonl", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["ok"] is True  # stdout is only the JSON
+    assert "validating:" in err and "(done)" in err
+    assert main(["validate", "train.jsonl", "--json"]) == 0
+    assert capsys.readouterr().err == ""  # not a terminal, not asked: quiet
+
+
+def test_models_verbs_never_write_into_a_folder_that_has_files(monkeypatch, capsys, workdir):
+    (workdir / "merged").mkdir()
+    (workdir / "merged" / "keep.txt").write_text("mine")
+    code, _, err = shell(monkeypatch, capsys, 80, "models", "merge", "echo:echo-base", "--out", "merged")
+    assert code == 2 and "not an empty folder" in err
+    assert (workdir / "merged" / "keep.txt").read_text() == "mine"
