@@ -257,3 +257,18 @@ def test_attaching_to_a_job_whose_spec_has_a_setting_this_ftkit_lacks_says_to_up
     with pytest.raises(StoreError, match=r"ftk-future .*curriculum.*upgrade ftkit"):
         FineTuneJob.attach("ftk-future", store=store, api_key="echo-k")
     assert [s.job_id for s in FineTuneJob.list(store=store)] == ["ftk-future"]  # still listed
+
+
+def test_a_migrated_file_has_exactly_the_schema_of_a_new_one(v1_store, tmp_path):
+    def schema(path: Path) -> list[tuple[str, str]]:
+        db = _raw(path)
+        try:
+            return sorted((r["name"], r["sql"]) for r in db.execute(
+                "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"))
+        finally:
+            db.close()
+
+    JobStore(v1_store).close()
+    JobStore(tmp_path / "new" / "jobs.db").close()
+    assert schema(v1_store) == schema(tmp_path / "new" / "jobs.db")
+    assert {name for name, _ in schema(v1_store)} >= {"jobs", "events", "uploads", "deployments", "store_meta"}
