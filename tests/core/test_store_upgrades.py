@@ -263,7 +263,8 @@ def test_a_migrated_file_has_exactly_the_schema_of_a_new_one(v1_store, tmp_path)
     def schema(path: Path) -> list[tuple[str, str]]:
         db = _raw(path)
         try:
-            return sorted((r["name"], r["sql"]) for r in db.execute(
+            # the same statements, whatever their indentation in the file that created them
+            return sorted((r["name"], " ".join(r["sql"].split())) for r in db.execute(
                 "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"))
         finally:
             db.close()
