@@ -39,7 +39,7 @@ def test_plan_forwards_knobs_only_to_providers_that_declare_them_and_qlora_by_ca
     slow, fast = (plan(ROWS, targets=["openai:gpt-4o-mini", "local:Qwen/Qwen2.5-0.5B-Instruct"], utilization=u)
                   for u in (0.1, 0.5))
     assert slow[0].cost_usd == fast[0].cost_usd  # openai declares no utilization knob
-    assert slow[1].duration_hours == pytest.approx(5 * fast[1].duration_hours, rel=0.01)
+    assert slow[1].duration_hours == pytest.approx(5 * fast[1].duration_hours, rel=0.05)  # rounded figures
     qlora = plan(ROWS, targets=["together:Qwen/Qwen2.5-7B-Instruct", "local:Qwen/Qwen2.5-7B-Instruct"],
                  adapter="qlora")
     assert [e.adapter for e in qlora] == ["lora", "qlora"]
