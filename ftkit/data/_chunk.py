@@ -238,7 +238,7 @@ def process_chunk(chunk: Chunk, settings: ChunkSettings) -> ChunkResult:
             issues.append(RawIssue("bom", 1, None, "the file starts with a UTF-8 byte-order mark"))
             raw = raw[3:]
             start += 3
-        if not raw.strip():
+        if not raw or raw.isspace():  # ASCII whitespace only: what bytes.strip() removes, without a copy
             issues.append(RawIssue("blank_line", line, None, "the line is empty"))
             continue
         result.examples += 1

@@ -62,12 +62,16 @@ def plain_chat(example: Any) -> tuple[str, bool] | None:
     expected = "user"
     has_system = False
     for message in messages:
-        if type(message) is not dict or len(message) != 2:
+        try:
+            if len(message) != 2:
+                return None
+            content = message["content"]
+            role = message["role"]
+        except (KeyError, TypeError, IndexError):  # not an object, or not these two keys
             return None
-        content = message.get("content")
-        if type(content) is not str or not content.strip():
+        # ``not content.isspace()`` is ``content.strip()`` being non-empty, without copying the text
+        if type(message) is not dict or type(content) is not str or not content or content.isspace():
             return None
-        role = message.get("role")
         if role == expected:
             expected = "assistant" if role == "user" else "user"
         elif role == "system" and not parts:
@@ -75,6 +79,6 @@ def plain_chat(example: Any) -> tuple[str, bool] | None:
         else:
             return None
         parts.append(f"{role}: {content}")
-    if expected != "user" or len(parts) < 2 + has_system:  # the last turn is the assistant's
+    if expected != "user" or len(parts) == has_system:  # the last turn is the assistant's
         return None
     return "\n".join(parts), has_system

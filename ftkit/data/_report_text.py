@@ -78,7 +78,8 @@ def _entries(code: str, issues: list[Issue], total: int, per_code: int) -> Itera
     severity = _severity(code)
     shown = issues[:per_code]
     yield "", ""
-    head = f"{code} ({severity}, {total:,})"
+    clusters = bool(shown) and shown[0].cluster is not None
+    head = f"{code} ({severity}, {total:,}{' group(s)' if clusters else ''})"
     if total > len(shown):
         head += f": the first {len(shown)}" if shown else ": none listed"
     yield ("bold red" if severity == "error" else "bold yellow"), head
