@@ -150,7 +150,14 @@ class Deployment(BaseModel):
             provider_data={}, created_by=created_by,
         ))
         deployment = cls._from_record(record, store=store, provider=provider, model=model)
-        status = deployment._call(provider.create_deployment)
+        try:
+            status = deployment._call(provider.create_deployment)
+        except BaseException:
+            # Ctrl-C or an error half-way through creating: remove what exists already; if even that fails,
+            # the record stays (deleting) for `ftkit deployments delete`.
+            with contextlib.suppress(Exception):
+                deployment.delete()
+            raise
         return deployment._save(status)
 
     @classmethod
