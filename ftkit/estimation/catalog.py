@@ -318,20 +318,28 @@ def override_paths(name: str) -> list[Path]:
 
 def shipped_catalog(provider: str) -> Any:
     """The catalog file shipped with ``provider``: ``catalog_file`` next to the module defining its class
-    (inside its package, or beside a single-module plugin)."""
-    import sys
-
+    (inside its package, or beside a single-module plugin). A subclass defined elsewhere without a catalog
+    of its own uses its parent's, so specialising a provider keeps its prices and rules."""
+    from ftkit.provider import Provider
     from ftkit.registry import get_provider
 
     cls = get_provider(provider)
     if not cls.catalog_file:
         raise ConfigError(f"Provider {provider!r} ships no catalog; set FTKIT_CATALOG_DIR to give it one.")
+    candidates = [_beside(klass, cls.catalog_file) for klass in cls.__mro__
+                  if isinstance(klass, type) and issubclass(klass, Provider) and klass is not Provider]
+    return next((c for c in candidates if c.is_file()), candidates[0])
+
+
+def _beside(cls: type, file_name: str) -> Any:
+    import sys
+
     module = sys.modules[cls.__module__]
     if hasattr(module, "__path__"):  # the class is defined in a package's __init__
-        return resources.files(module.__name__).joinpath(cls.catalog_file)
+        return resources.files(module.__name__).joinpath(file_name)
     if module.__spec__ is not None and module.__spec__.parent:
-        return resources.files(module.__spec__.parent).joinpath(cls.catalog_file)
-    return Path(str(module.__file__)).parent / cls.catalog_file
+        return resources.files(module.__spec__.parent).joinpath(file_name)
+    return Path(str(module.__file__)).parent / file_name
 
 
 def catalog_paths(provider: str) -> list[Path]:

@@ -84,9 +84,9 @@ class EchoProvider(Provider):
         examples = [r for _, r in iter_records(spec.train)]
         total = sum(len(json.dumps(r).split()) for r in examples)
         trained = sum(len(str(r["messages"][-1]["content"]).split()) for r in examples)
-        entry = self.catalog().model(spec.model)
+        entry = self.catalog().find(spec.model)
         epochs = spec.epochs or self.catalog().rules.default_epochs or 1
-        price = entry.training_price(spec.method.value, spec.adapter.value)
+        price = entry.training_price(spec.method.value, spec.adapter.value) if entry else None
         billed = trained * epochs
         return Estimate(
             provider=self.name,
