@@ -40,6 +40,7 @@ A subclass implements::
         # and the Provider verbs that stay its own: events(), result(), cancel(), ...
 
 Optional hooks: :meth:`preflight` (checks before any upload; what it returns reaches ``create_job``),
+:meth:`before_create` (the service's own go/no-go once the files are up, e.g. a price quote),
 :meth:`upload_file` (replace the content-addressed upload, e.g. for a service that deduplicates by
 checksum itself), :meth:`after_upload` (wait for server-side validation), :meth:`file_exists`,
 :meth:`delete_file`, :meth:`map_error` and the estimate hooks (:meth:`per_example_cap`,
@@ -142,6 +143,9 @@ class ManagedProvider(Provider):
         """Checks before anything is uploaded (dates, limits); the result is passed to :meth:`create_job`."""
         return None
 
+    def before_create(self, ctx: JobContext, files: dict[str, str | None], prepared: Any) -> None:
+        """The service's own go/no-go once the files are up (e.g. a price quote); raise to stop before a job exists."""
+
     def after_upload(self, ctx: JobContext, file_id: str, path: Path, role: str) -> None:
         """Called with every file the job will use (uploaded now or reused), e.g. to await validation."""
 
@@ -201,6 +205,7 @@ class ManagedProvider(Provider):
                                         "validation_file": None}
         if ctx.spec.validation is not None:
             files["validation_file"] = self.upload_dataset(ctx, ctx.spec.validation, role="validation")
+        self.before_create(ctx, files, prepared)
         return self.job_status(ctx, self.create_job_once(ctx, files, prepared))
 
     def create_job_once(self, ctx: JobContext, files: dict[str, str | None], prepared: Any = None) -> Any:
