@@ -4,7 +4,8 @@ Every command (and the evaluation report's terminal table) prints its tables thr
 they all behave alike:
 
 * at the console's width, the columns that fit *in full* are shown (by priority, in their declared order)
-  and a line says which were left out; ``--wide`` shows every column (rich wraps them in a terminal);
+  and a line says which were left out; ``--wide`` shows every column, one line per row (the terminal wraps
+  a line longer than itself, ``less -S`` scrolls it);
 * a cell is never cut: numbers, ids, provider and model names are shown whole or their column is left out;
 * long notes (shutdown dates, approximations, assumptions) become numbered footnotes under the table;
 * piped (not a terminal): no box drawing, no colour, one row per line, so ``| grep running`` works.
@@ -25,7 +26,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-__all__ = ["FitTable", "note_lines", "print_facts", "print_hanging", "print_notes", "short_ids", "short_path", "show_model"]
+__all__ = ["FitTable", "note_lines", "print_facts", "print_hanging", "print_notes", "short_ids", "short_path",
+           "shorten_paths", "show_model"]
 
 #: the gap between columns
 GAP = "  "
@@ -42,9 +44,16 @@ class _Column:
 class FitTable:
     """A table whose columns are dropped by priority (never cut) to fit the console.
 
-    >>> t = FitTable(title="jobs")
+    >>> from rich.console import Console
+    >>> t = FitTable()
     >>> t.column("id"); t.column("state"); t.column("model", priority=2)
     >>> t.add_row("ftk-1", "running", "Qwen/Qwen2.5-7B-Instruct", notes=["started on 1 GPU"])
+    >>> t.render(Console(width=40, force_terminal=False))     # piped: plain text, the model left out
+    id     state    notes
+    ftk-1  running  1
+    Left out to fit 40 columns: model
+    (--wide shows them).
+    [1] started on 1 GPU
     """
 
     title: str | None = None
@@ -54,7 +63,7 @@ class FitTable:
     #: notes about the whole table, numbered after the row notes
     notes: list[str] = field(default_factory=list)
 
-    def column(self, header: str, *, priority: int = 0, justify: str = "left") -> None:
+    def column(self, header: str, *, priority: float = 0, justify: str = "left") -> None:
         """Add a column; lower ``priority`` is kept longer (0: always shown)."""
         self.columns.append(_Column(header, priority, justify))
 
@@ -83,7 +92,7 @@ class FitTable:
         yield from self.lines(console, width=options.max_width, wide=self.wide)
 
     def lines(self, console: Console, *, width: int | None = None, wide: bool = False) -> list[Any]:
-        """The rendered lines (rich ``Text``; a rich ``Table`` for ``wide`` in a terminal)."""
+        """The rendered lines, as rich ``Text``."""
         numbers = self._number_notes()
         rows = [[*cells, Text(_ranges(sorted({numbers[n] for n in notes})))]
                 for cells, notes in zip(self.rows, self.row_notes, strict=True)]
@@ -98,18 +107,14 @@ class FitTable:
         out: list[Any] = []
         if self.title:
             out += _wrapped(self.title, width, style="bold")
-        left_out: list[str] = []
-        notes_shown = True
-        if wide and not plain:
-            out.append(_rich_table(columns, rows))
+        # --wide: every column, one line per row; the terminal wraps a line longer than itself
+        shown, left_out = _fit(columns, rows, None if wide else width)
+        notes_shown = "notes" not in left_out
+        if not wide and sum(_widths(columns, rows)[i] for i in shown) + len(GAP) * (len(shown) - 1) > width:
+            out += _stacked(columns, rows, width)  # even the required columns are too wide: one block a row
+            left_out, notes_shown = [], True
         else:
-            shown, left_out = _fit(columns, rows, None if wide else width)
-            if sum(_widths(columns, rows)[i] for i in shown) + len(GAP) * (len(shown) - 1) > width and not wide:
-                out += _stacked(columns, rows, width)  # even the required columns are too wide: one block a row
-                left_out, notes_shown = [], True
-            else:
-                out += _row_lines([columns[i] for i in shown], [[r[i] for i in shown] for r in rows], plain)
-                notes_shown = "notes" not in left_out
+            out += _row_lines([columns[i] for i in shown], [[r[i] for i in shown] for r in rows], plain)
         if left_out:
             out += _wrapped(f"Left out to fit {width} columns: {', '.join(left_out)} (--wide shows them).",
                             width, style="dim")
@@ -258,18 +263,6 @@ def _row_lines(columns: list[_Column], rows: list[list[Text]], plain: bool) -> l
     if not plain:
         lines.append(Text(GAP.join("─" * w for w in widths), style="dim"))
     return lines + [line(row) for row in rows]
-
-
-def _rich_table(columns: list[_Column], rows: list[list[Text]]) -> Any:
-    from rich import box
-    from rich.table import Table
-
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    for c in columns:
-        table.add_column(c.header, justify=c.justify, overflow="fold")  # type: ignore[arg-type]
-    for row in rows:
-        table.add_row(*row)
-    return table
 
 
 # -- values that must stay readable ------------------------------------------------------------------------------

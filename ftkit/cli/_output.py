@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-WIDE = typer.Option(False, "--wide", help="Show every column, wrapping them, instead of those that fit.")
+WIDE = typer.Option(False, "--wide", help="Show every column (one line per row) instead of those that fit.")
 
 #: whether progress is shown: None follows the terminal, True (``--progress``) always, False never
 _settings: dict[str, Any] = {"progress": None}

@@ -353,3 +353,14 @@ def test_models_verbs_never_write_into_a_folder_that_has_files(monkeypatch, caps
     code, _, err = shell(monkeypatch, capsys, 80, "models", "merge", "echo:echo-base", "--out", "merged")
     assert code == 2 and "not an empty folder" in err
     assert (workdir / "merged" / "keep.txt").read_text() == "mine"
+
+
+def test_wide_shows_every_column_one_row_per_line(monkeypatch, capsys, workdir):
+    write_train(workdir / "train.jsonl")
+    targets = ["--target", "openai:gpt-4o-mini", "--target", "local:Qwen/Qwen2.5-0.5B-Instruct"]
+    code, lines, _ = shell(monkeypatch, capsys, 80, "plan", "train.jsonl", *targets, "--today", TODAY, "--wide")
+    assert code == 0 and "Left out" not in flat(lines)
+    header = next(line for line in lines if line.startswith("provider"))
+    assert all(h in header for h in ("time", "memory", "epochs", "max batch", "billed tokens", "notes"))
+    assert len([line for line in lines if line.startswith("local ")]) == len(json.loads(
+        "\n".join(shell(monkeypatch, capsys, 80, "plan", "train.jsonl", *targets, "--json")[1]))["estimates"][1]["gpus"])
