@@ -80,7 +80,9 @@ def test_generation_stops_at_end_of_turn_and_merge_reloads_with_equal_outputs(sf
                                 eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"))
     text = tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
     assert text == answer.text
-    modelfile = model.export_ollama(tmp_path / "ollama") / "Modelfile"
+    from ftkit.providers.local._export import export_ollama
+
+    modelfile = export_ollama(merged) / "Modelfile"  # the bundle model.export_ollama() writes, without a 2nd merge
     assert 'PARAMETER stop "<|im_end|>"' in modelfile.read_text()
 
 
