@@ -278,7 +278,11 @@ class TogetherServer(DedicatedInference, EmulatorServer):
         unknown = sorted(set(request.query) - {"model_name"})
         if unknown:
             raise bad_request(f"Unknown query parameter {unknown[0]!r}", unknown[0])
-        return limits_body(self._model(request.arg("model_name")))
+        name = request.arg("model_name") or ""
+        if name.startswith("ft-") or name.startswith(f"{self.user}/"):
+            # the SDK asks with from_checkpoint's job (id or output name) for a continuation
+            name = self._parent(name).base_model
+        return limits_body(self._model(name))
 
     def _ready_file(self, file_id: str, what: str) -> EmulatedFile:
         with self.lock:
