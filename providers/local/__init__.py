@@ -160,17 +160,26 @@ class LocalProvider(Provider):
         from ._gguf import resolve_gguf_model
 
         model, hub_offline = _launch.resolve_model(resolve_gguf_model(spec.model))  # a GGUF: its converted folder
-        from ._plan import plan_run
+        from ._plan import check_output_dir, plan_run
 
-        settings, hardware = plan_run(spec.model_copy(update={"model": model}), options, run.path)
+        if options.launcher == "external":  # resolved on the training nodes, where the GPUs are
+            check_output_dir(options.output_dir)
+            settings = hardware = None
+        else:
+            settings, hardware = plan_run(spec.model_copy(update={"model": model}), options, run.path)
         fingerprint = fingerprint_of(spec)
         ctx.remember(remote_id=str(run.path), fingerprint=fingerprint, run_dir=str(run.path))
         worker_spec = spec.to_dict() | {"model": model}
         for key in ("train", "validation"):
             if worker_spec[key] is not None:
                 worker_spec[key] = str(Path(worker_spec[key]).resolve())
-        run.write_config({"spec": worker_spec, "fingerprint": fingerprint, "hub_offline": hub_offline,
-                          "settings": settings.to_dict(), "hardware": hardware.to_dict()})
+        config = {"spec": worker_spec, "fingerprint": fingerprint, "hub_offline": hub_offline}
+        if settings is not None and hardware is not None:
+            config.update(settings=settings.to_dict(), hardware=hardware.to_dict())
+        run.write_config(config)
+        if settings is None:
+            self._launch(ctx, run, options, note="prepared")
+            return self.status(ctx)
         if settings.estimated_peak_gb is not None and settings.gpu_memory_gb is not None:
             run.append_event(f"estimated peak {settings.estimated_peak_gb:.1f} GB per GPU of "
                              f"{settings.gpu_memory_gb:.1f} GB ({hardware.describe()})", type="estimate")
@@ -183,6 +192,11 @@ class LocalProvider(Provider):
         from ._hardware import Hardware
         from ._settings import ResolvedSettings
 
+        if options.launcher == "external":
+            run.update_status(state="queued", raw_status="waiting_for_launch", error=None)
+            run.append_event(f"{note}: start the ranks on each node with `accelerate launch --config_file <your "
+                             f"config> -m ftkit.providers.local._worker {run.path}`", type="launch")
+            return
         config = run.read_config()
         settings = ResolvedSettings.from_dict(config["settings"])
         hardware = Hardware.from_dict(config["hardware"])

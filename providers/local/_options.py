@@ -29,6 +29,11 @@ class LocalOptions(ProviderOptions):
         None, description="an accelerate config file (multi-node, FSDP, DeepSpeed) passed to `accelerate launch` "
         "untouched: its num_processes, machine_rank and main_process_ip/port win"
     )
+    launcher: Literal["ftkit", "external"] = Field(
+        "ftkit", description="'ftkit': start() launches the ranks on this machine; 'external': start() only "
+        "prepares the run directory and you start `accelerate launch ... -m ftkit.providers.local._worker <run "
+        "dir>` on each node (SLURM, multi-node); the settings are then resolved on the training nodes"
+    )
     memory_fit: Literal["adjust", "refuse", "off"] = Field(
         "adjust", description="when the run's estimate exceeds the detected GPU: 'adjust' turns on checkpointing, "
         "then trades micro-batch for accumulation (same effective batch) and says so in an event; 'refuse' fails "
@@ -82,7 +87,7 @@ class LocalOptions(ProviderOptions):
         None, ge=1, description="evaluate on the validation set every N steps; None: with each checkpoint"
     )
     save_steps: int | None = Field(
-        None, ge=1, description="checkpoint every N steps; None: about 10 checkpoints per run (at least every 50 steps)"
+        None, ge=1, description="checkpoint every N steps; None: every 10% of the run, 25 to 50 steps apart"
     )
     save_total_limit: int = Field(2, ge=1, description="checkpoints kept on disk (the best one is always kept)")
     early_stopping_patience: int | None = Field(

@@ -91,8 +91,12 @@ def _train(run: RunDir, is_main: bool) -> int:
     from ._settings import ResolvedSettings
     from ._training import build_trainer
 
-    # exactly what start() resolved and estimated (and what a resume must reuse), never re-resolved here
-    settings = ResolvedSettings.from_dict(config["settings"])
+    # exactly what start() resolved and estimated (and what a resume must reuse), never re-resolved here;
+    # with options.launcher="external" start() ran where there may be no GPU, so the ranks resolve here
+    if "settings" in config:
+        settings = ResolvedSettings.from_dict(config["settings"])
+    else:
+        settings = _resolve_here(run, spec, options, is_main)
     if is_main:
         import shutil
 
@@ -116,6 +120,24 @@ def _train(run: RunDir, is_main: bool) -> int:
         return _finish_cancelled(run, is_main, step=trainer.state.global_step)
     _save_output(trainer, run, options, settings, result, is_main)
     return 0
+
+
+def _resolve_here(run: RunDir, spec: Any, options: Any, is_main: bool) -> Any:
+    """The same plan start() makes, on this node, for every rank of the world (WORLD_SIZE)."""
+    from ._plan import plan_run
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if options.num_processes is None:
+        options = options.model_copy(update={"num_processes": world})
+    if options.distributed is None and world > 1:  # what `accelerate launch` was actually told
+        strategy = ("fsdp" if os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"
+                    else "zero3" if os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true" else "ddp")
+        options = options.model_copy(update={"distributed": strategy})
+    settings, _ = plan_run(spec, options, run.path)
+    if is_main:
+        for note in settings.adjustments:
+            run.append_event(f"adjusted to fit the GPU: {note}", level="warning", type="memory_fit")
+    return settings
 
 
 def _finish_cancelled(run: RunDir, is_main: bool, step: int | None) -> int:

@@ -120,3 +120,26 @@ def test_presets_write_a_config_accelerate_loads(tmp_path, preset, kind):
     else:
         assert config.deepspeed_config["zero_stage"] == 3
         assert config.deepspeed_config["gradient_accumulation_steps"] == settings.gradient_accumulation_steps
+
+
+@pytest.mark.slow
+def test_an_external_launch_prepares_the_run_and_the_worker_resolves_on_its_node(tiny, tmp_path, monkeypatch):
+    from ftkit.providers.local import _worker
+
+    from ftkit.job import FineTuneJob
+    from ftkit.store import JobStore
+
+    job = FineTuneJob(provider="local", model=tiny, train=[{"text": f"row {i} says hello"} for i in range(8)],
+                      batch_size=4, store=JobStore(tmp_path / "jobs.db"),
+                      options={"launcher": "external", "max_steps": 1, "save_steps": 1})
+    job.start()
+    status = job.status()
+    assert status.state.value == "queued" and status.raw_status == "waiting_for_launch"
+    run = RunDir(status.remote_id)
+    assert "settings" not in run.read_config() and run.read_status().get("pid") is None
+    assert any("-m ftkit.providers.local._worker" in e.message for e in job.events())
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert _worker.main(str(run.path)) == 0  # what `accelerate launch ... -m ...` runs on each node
+    assert job.status().state.value == "succeeded"
+    settings_event = next(e.message for e in job.events() if e.message.startswith("settings:"))
+    assert "device=cpu" in settings_event and "num_processes=1" in settings_event
