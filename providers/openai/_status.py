@@ -23,6 +23,7 @@ log = logging.getLogger("ftkit.providers.openai")
 STATES: dict[str, JobState] = {
     "validating_files": JobState.VALIDATING,
     "queued": JobState.QUEUED,
+    "pending": JobState.QUEUED,  # Azure OpenAI, which serves this API, says "pending" before a job starts
     "running": JobState.RUNNING,
     "pausing": JobState.PAUSED,
     "paused": JobState.PAUSED,
@@ -49,7 +50,8 @@ def _time(seconds: int | float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, timezone.utc) if seconds is not None else None
 
 
-def job_status(job: Any, *, job_id: str, step: int | None = None, total_steps: int | None = None) -> JobStatus:
+def job_status(job: Any, *, job_id: str, step: int | None = None, total_steps: int | None = None,
+               provider: str = "openai") -> JobStatus:
     """A ``FineTuningJob`` as ftkit's :class:`JobStatus` (``trained_tokens`` once it has ended)."""
     error = None
     if job.error is not None and (job.error.message or job.error.code):
@@ -57,7 +59,7 @@ def job_status(job: Any, *, job_id: str, step: int | None = None, total_steps: i
         error = f"{job.error.message or job.error.code}{where}"
     return JobStatus(
         job_id=job_id,
-        provider="openai",
+        provider=provider,
         state=map_state(job.status),
         raw_status=job.status or "unknown",
         remote_id=job.id,

@@ -151,7 +151,7 @@ class OpenAIProvider(ManagedProvider):
         if job.status == "running":
             page = self.api.safe(lambda c: c.fine_tuning.jobs.list_events(job.id, limit=10))
             step, total = latest_step(page.data or [])
-        status = job_status(job, job_id=ctx.job_id, step=step, total_steps=total)
+        status = job_status(job, job_id=ctx.job_id, step=step, total_steps=total, provider=self.name)
         if status.state is JobState.FAILED:
             self._note_file_problem(ctx, job)
         return status
@@ -187,7 +187,7 @@ class OpenAIProvider(ManagedProvider):
     def cancel(self, ctx: JobContext) -> JobStatus:
         remote_id = self.remote_id(ctx)
         if remote_id is None:  # interrupted before the job existed on OpenAI: nothing runs there
-            return JobStatus(job_id=ctx.job_id, provider=PROVIDER, state=JobState.CANCELLED, raw_status="cancelled")
+            return JobStatus(job_id=ctx.job_id, provider=self.name, state=JobState.CANCELLED, raw_status="cancelled")
         try:
             # Retrying a cancel is harmless: a repeat after a lost answer is refused as "already ended",
             # which is handled below.
@@ -199,8 +199,8 @@ class OpenAIProvider(ManagedProvider):
             job = self.retrieve(ctx, remote_id)
             if job.status != "cancelled":
                 raise JobStateError(f"Job {ctx.job_id} already ended ({job.status}); there is nothing to cancel.") from e
-        ctx.log(f"asked OpenAI to cancel {remote_id}")
-        return job_status(job, job_id=ctx.job_id)
+        ctx.log(f"asked {self.title()} to cancel {remote_id}")
+        return self.job_status(ctx, job)
 
     def pause(self, ctx: JobContext) -> JobStatus:
         """``POST /fine_tuning/jobs/{id}/pause``; a repeat after a lost answer finds the job pausing or paused."""
@@ -243,7 +243,7 @@ class OpenAIProvider(ManagedProvider):
             metrics = parse_metrics_csv(content)
         checkpoints = self.api.safe(lambda c: c.fine_tuning.jobs.checkpoints.list(remote_id, limit=100))
         return TrainedModel(
-            provider=PROVIDER,
+            provider=self.name,
             model_id=job.fine_tuned_model,
             base_model=job.model,
             job_id=ctx.job_id,
