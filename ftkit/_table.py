@@ -110,7 +110,9 @@ class FitTable:
         # --wide: every column, one line per row; the terminal wraps a line longer than itself
         shown, left_out = _fit(columns, rows, None if wide else width)
         notes_shown = "notes" not in left_out
-        if not wide and sum(_widths(columns, rows)[i] for i in shown) + len(GAP) * (len(shown) - 1) > width:
+        if not columns:  # notes only
+            pass
+        elif not wide and sum(_widths(columns, rows)[i] for i in shown) + len(GAP) * (len(shown) - 1) > width:
             out += _stacked(columns, rows, width)  # even the required columns are too wide: one block a row
             left_out, notes_shown = [], True
         else:

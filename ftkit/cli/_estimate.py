@@ -111,8 +111,7 @@ def _print_estimate(e: Estimate, *, wide: bool = False) -> None:
     ])
     table = _gpu_table(e) if e.gpus else FitTable()
     table.notes = _notes(e)
-    if e.gpus:
-        out.print()
+    out.print()
     table.render(out, wide=wide)
 
 
