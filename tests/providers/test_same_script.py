@@ -2,7 +2,8 @@
 
 The script below is what a user writes. Credentials and endpoints come from the usual environment
 variables (``OPENAI_API_KEY``/``OPENAI_BASE_URL``, ``TOGETHER_API_KEY``/``TOGETHER_BASE_URL``,
-``FIREWORKS_API_KEY``/``FIREWORKS_ACCOUNT_ID``/``FIREWORKS_BASE_URL``), pointed at the offline emulators; the
+``FIREWORKS_API_KEY``/``FIREWORKS_ACCOUNT_ID``/``FIREWORKS_BASE_URL``, ``AZURE_OPENAI_API_KEY``/``AZURE_OPENAI_ENDPOINT``
+and the ARM settings of ``AzureProvider``), pointed at the offline emulators; the
 model is the provider's own name for a small base model. ``serving()`` deploys the fine-tune (and deletes the
 deployment) only where the provider serves fine-tunes through a paid deployment, so the script needs no branch.
 """
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ftkit.providers.azure.testing import azure_server
 from ftkit.providers.fireworks.testing import fireworks_server
 from ftkit.providers.openai.testing import openai_server
 from ftkit.providers.together.testing import together_server
@@ -43,6 +45,8 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         together_server(api_key="tg-same-script-0123456789", time_scale=400, step_seconds=1.0) as together,
         fireworks_server(api_key="fw-same-script-0123456789", time_scale=400, step_seconds=1.0,
                          deploy_seconds=2.0) as fireworks,
+        azure_server(api_key="aoai-same-script-0123456789", time_scale=400, timing=FAST_TIMING,
+                     deploy_seconds=2.0) as azure,
     ):
         yield {
             "OPENAI_API_KEY": openai.api_key,
@@ -52,15 +56,23 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             "FIREWORKS_API_KEY": fireworks.api_key,
             "FIREWORKS_ACCOUNT_ID": fireworks.account_id,
             "FIREWORKS_BASE_URL": fireworks.base_url,
+            "AZURE_OPENAI_API_KEY": azure.api_key,
+            "AZURE_OPENAI_ENDPOINT": azure.base_url,
+            "AZURE_SUBSCRIPTION_ID": azure.subscription_id,
+            "AZURE_RESOURCE_GROUP": azure.resource_group,
+            "AZURE_OPENAI_RESOURCE": azure.resource_name,
+            "AZURE_MANAGEMENT_URL": azure.management_url,
+            "AZURE_MANAGEMENT_TOKEN": azure.management_token,
             "model:local": tiny,
             "model:openai": "gpt-4o-mini-2024-07-18",
             "model:together": "Qwen/Qwen3-8B",
             "model:fireworks": "llama-v3p1-8b-instruct",
+            "model:azure": "gpt-4o-mini-2024-07-18",
         }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("provider", ["local", "openai", "together", "fireworks"])
+@pytest.mark.parametrize("provider", ["local", "openai", "together", "fireworks", "azure"])
 def test_same_script_runs_on_every_provider(
     provider: str, environment: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
