@@ -112,6 +112,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ),
     ),
+    Migration(
+        version=3,
+        why="imported jobs are found by the service's own id, so importing a job twice gives the same ftkit job",
+        oldest_reader=1,
+        statements=("CREATE INDEX IF NOT EXISTS jobs_by_remote ON jobs (provider, remote_id)",),
+    ),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else 1

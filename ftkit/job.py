@@ -153,6 +153,29 @@ class FineTuneJob:
         return job
 
     @classmethod
+    def import_remote(
+        cls,
+        provider: str,
+        remote_id: str,
+        *,
+        store: JobStore | str | Path | None = None,
+        **connection: Any,
+    ) -> FineTuneJob:
+        """Bring a job created outside ftkit (the provider's console or SDK) into the store, attached.
+
+        The spec is rebuilt from the service with the settings it resolved; afterwards ``status()``,
+        ``events()``, ``wait()`` and ``result()`` work as for any job. Importing the same remote job again
+        returns the same ftkit job. The provider must declare ``Capability.IMPORT``.
+
+        >>> job = FineTuneJob.import_remote("openai", "ftjob-abc123")   # doctest: +SKIP
+        >>> job.spec.epochs                                            # doctest: +SKIP
+        3
+        """
+        from ftkit.migration.imports import import_remote
+
+        return import_remote(provider, remote_id, store=store, **connection)
+
+    @classmethod
     def list(cls, *, provider: str | None = None, limit: int = 50, store: JobStore | None = None) -> list[JobStatus]:
         """Recent jobs from the store, newest first (no provider calls)."""
         store = store or JobStore()

@@ -19,7 +19,12 @@ and *declares* what is its own, so the core never needs to know a provider by na
 * ``catalog()``: prices, limits and rules from the ``catalog.yaml`` shipped next to its module;
 * ``token_counter(model)`` / ``reserved_tokens(model)``: how it counts and which tokens it refuses;
 * ``default_model()``: the model ``ftkit plan`` prices when the user names none;
-* ``estimator_knobs``: extra ``estimate()`` keywords it understands (``utilization`` for own GPUs).
+* ``estimator_knobs``: extra ``estimate()`` keywords it understands (``utilization`` for own GPUs);
+* ``default_learning_rate(spec)`` / ``batch_size_range(spec)``: what a job moved here from another
+  service is translated onto (:mod:`ftkit.migration`).
+
+A service being left can also bring in jobs made outside ftkit (``import_job``, ``inventory``,
+``download_file``; ``Capability.IMPORT`` / ``Capability.INVENTORY``).
 
 Providers return ftkit types, never SDK objects, translate their SDK's exceptions into
 :mod:`ftkit.errors` in one place, and import their heavy SDK lazily (``ftkit._imports.require``), so
@@ -49,6 +54,7 @@ if TYPE_CHECKING:
     from ftkit.estimation.catalog import Catalog
     from ftkit.estimation.tokens import TokenCounter
     from ftkit.estimation.types import Estimate
+    from ftkit.migration._types import DownloadedFile, ImportedJob, InventoryItem
     from ftkit.model import TrainedModel
 
 __all__ = ["Hosting", "JobContext", "Provider", "ProviderOptions", "require_capability"]
@@ -383,6 +389,33 @@ class Provider(ABC):
     def download(self, model: TrainedModel, dest: Path, **kwargs: Any) -> Path:
         """Fetch a managed fine-tune's weights to ``dest`` (``Capability.DOWNLOAD``)."""
         raise UnsupportedCapabilityError(self.name, "download weights")
+
+    # -- migration (``Capability.IMPORT`` / ``Capability.INVENTORY``): the facade is ftkit.migration ---------
+
+    def import_job(self, remote_id: str) -> ImportedJob:
+        """A job created outside ftkit, rebuilt from the service: its spec with the settings the service
+        resolved, its status, files and the ``provider_data`` that status/events/result need (``Capability.IMPORT``)."""
+        raise UnsupportedCapabilityError(self.name, "import jobs made outside ftkit")
+
+    def inventory(self) -> list[InventoryItem]:
+        """Every fine-tuning job and fine-tuned model of the account, all pages (``Capability.INVENTORY``)."""
+        raise UnsupportedCapabilityError(self.name, "list the account's jobs and models")
+
+    def download_file(self, file_id: str, dest: Path) -> DownloadedFile:
+        """Write the service's data file ``file_id`` to ``dest`` in full, with its sha256 (``Capability.IMPORT``).
+        Write to ``dest`` only once the bytes are complete (a partial file never looks finished)."""
+        raise UnsupportedCapabilityError(self.name, "download data files")
+
+    @classmethod
+    def default_learning_rate(cls, spec: JobSpec) -> float | None:
+        """The learning rate this provider trains ``spec`` with when none is set (None: not published).
+        Retargeting a job from another service scales this by that job's learning-rate multiplier."""
+        return None
+
+    @classmethod
+    def batch_size_range(cls, spec: JobSpec) -> tuple[int | None, int | None]:
+        """The smallest and largest batch size this provider accepts for ``spec`` offline (None: no limit known)."""
+        return None, None
 
     # -- deployments (``Capability.DEPLOY``): the facade is ftkit.deployment.Deployment ----------------------
 

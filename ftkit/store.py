@@ -209,6 +209,21 @@ class JobStore:
         args.append(limit)
         return self._readable(self._connect().execute(sql, args).fetchall(), JobRecord, _JOB_JSON)
 
+    def find_by_remote_id(self, provider: str, remote_id: str) -> JobRecord | None:
+        """The job of ``provider`` whose remote id is ``remote_id`` (the oldest, should there be two), or None."""
+        row = self._connect().execute(
+            "SELECT * FROM jobs WHERE provider = ? AND remote_id = ? ORDER BY created_at, id LIMIT 1",
+            (provider, remote_id),
+        ).fetchone()
+        return self._from_row(row, JobRecord, _JOB_JSON) if row is not None else None
+
+    def find_by_name(self, name: str) -> list[JobRecord]:
+        """Jobs labelled ``name`` (``JobSpec.name``), oldest first."""
+        rows = self._connect().execute(
+            "SELECT * FROM jobs WHERE name = ? ORDER BY created_at, id", (name,)
+        ).fetchall()
+        return self._readable(rows, JobRecord, _JOB_JSON)
+
     def resolve_id(self, prefix: str) -> str:
         """A full job id from a unique prefix (``ftkit jobs show ftk-2026``)."""
         found = self._resolve("jobs", prefix)

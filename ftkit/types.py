@@ -71,6 +71,10 @@ class Capability(str, enum.Enum):
     EXPORT = "export"
     DOWNLOAD = "download"
     DEPLOY = "deploy"
+    #: a job created outside ftkit (in the service's console or SDK) can be brought into the store
+    IMPORT = "import"
+    #: the organisation's fine-tuning jobs and fine-tuned models can be listed (every page)
+    INVENTORY = "inventory"
 
     def __str__(self) -> str:
         return self.value

@@ -31,9 +31,12 @@ from ._submit import availability_check, find_tagged_job
 from ._winddown import refused_create
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ftkit.estimation.catalog import CatalogModel
     from ftkit.estimation.tokens import TokenCounter
     from ftkit.estimation.types import TokenCount
+    from ftkit.migration._types import DownloadedFile, ImportedJob, InventoryItem
     from ftkit.model import TrainedModel
 
 __all__ = ["OpenAIProvider"]
@@ -57,7 +60,8 @@ class OpenAIProvider(ManagedProvider):
     name = PROVIDER
     display_name = "OpenAI"
     capabilities = frozenset({Capability.SFT, Capability.DPO, Capability.LORA, Capability.CANCEL,
-                              Capability.PAUSE, Capability.RESUME, Capability.GENERATE})
+                              Capability.PAUSE, Capability.RESUME, Capability.GENERATE, Capability.IMPORT,
+                              Capability.INVENTORY})
     supported_settings = frozenset({"epochs", "batch_size", "seed", "suffix"})
     setting_hints: ClassVar[dict[str, str]] = {
         "learning_rate": "OpenAI takes a multiplier of its own rate: options={'learning_rate_multiplier': 0.5}",
@@ -261,6 +265,23 @@ class OpenAIProvider(ManagedProvider):
                 ],
             },
         )
+
+    # -- migration: jobs made outside ftkit (see _import.py) --------------------------------------------
+
+    def import_job(self, remote_id: str) -> ImportedJob:
+        from ._import import import_job
+
+        return import_job(self, remote_id)
+
+    def inventory(self) -> list[InventoryItem]:
+        from ._import import inventory
+
+        return inventory(self)
+
+    def download_file(self, file_id: str, dest: Path) -> DownloadedFile:
+        from ._import import download_file
+
+        return download_file(self, file_id, dest)
 
     # -- internals ----------------------------------------------------------------------------------
 

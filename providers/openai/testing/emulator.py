@@ -389,7 +389,26 @@ class OpenAIEmulator(FilesEndpoints, EmulatorServer):
         return self._job_view(job)
 
     def _list_models(self, request: Request) -> Any:
-        return {"object": "list", "data": [m.view() for m in MODELS.values()]}
+        # the organisation's fine-tunes are listed with the base models (``client.models.list()`` shows them);
+        # a fine-tune's shutdown_date is its base's (**assumption**: the deprecations page says fine-tunes stop
+        # answering when their base shuts down; the listing's exact value for them is not documented)
+        for job in self.jobs.values():
+            self._job_view(job)
+        fine_tunes = [self._fine_tune_view(name) for name in self._models if ":ckpt-step-" not in name]
+        return {"object": "list", "data": [m.view() for m in MODELS.values()] + fine_tunes}
+
+    def _fine_tune_view(self, name: str) -> dict[str, Any]:
+        base = find_model(name.split(":")[1])
+        return {"id": name, "object": "model", "created": int(self.clock.now()),
+                "owned_by": f"org-{self.organization}", "shutdown_date": base.shutdown_date if base else None}
+
+    def retire_model(self, name: str) -> None:
+        """The fine-tuned model ``name`` stops answering, as on its shutdown date: chat and the model listing
+        answer 404 ``model_not_found`` (**assumption**: the answer the API gives any model it does not serve)."""
+        with self.lock:
+            for job in self.jobs.values():
+                self._job_view(job)
+            self._models.pop(name, None)
 
     def _retrieve_model(self, request: Request) -> Any:
         model = request.params["model"]
@@ -398,8 +417,7 @@ class OpenAIEmulator(FilesEndpoints, EmulatorServer):
             for job in self.jobs.values():
                 self._job_view(job)
             if model in self._models:
-                return {"id": model, "object": "model", "created": int(self.clock.now()),
-                        "owned_by": f"org-{self.organization}", "shutdown_date": None}
+                return self._fine_tune_view(model)
         if found is None:
             raise HTTPError(404, f"The model '{model}' does not exist", param="model", code="model_not_found")
         return found.view()
@@ -467,7 +485,8 @@ class OpenAIEmulator(FilesEndpoints, EmulatorServer):
                                      "v1/chat/completions endpoint. Did you mean to use v1/completions?")
             book = AnswerBook([])
         completion = chat_completion(body, book)
-        self.record("completion", model=model, answer=completion["choices"][0]["message"]["content"],
+        self.record("completion", model=model, messages=body["messages"],
+                    answer=completion["choices"][0]["message"]["content"],
                     seconds=round(time.monotonic() - started, 6))
         return completion
 
