@@ -22,7 +22,7 @@ import numpy as np
 from ftkit.data._fast import _MISSING, exact, fast_loads, plain_chat
 from ftkit.data.checks import ExampleFacts, check_example
 from ftkit.data.codes import RawIssue
-from ftkit.data.minhash import NUM_PERM, signatures
+from ftkit.data.minhash import NUM_PERM, band_keys, signatures
 
 __all__ = ["Chunk", "ChunkResult", "ChunkSettings", "process_chunk"]
 
@@ -47,6 +47,7 @@ class ChunkSettings:
     count_tokens: bool = True
     special_tokens: tuple[str, ...] = ()
     num_perm: int = NUM_PERM
+    threshold: float = 0.9  # near-duplicate threshold: each block computes its rows' LSH keys for it
     counter_id: int | None = None  # a counter object the caller passed (in-process runs only)
 
 
@@ -88,6 +89,7 @@ class ExampleColumns:
 @dataclass(kw_only=True)
 class ChunkResult(ExampleColumns):
     signatures: np.ndarray = field(default_factory=lambda: np.zeros((0, NUM_PERM), np.uint16))
+    band_keys: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint64))
 
 
 _COUNTERS: dict[tuple[Any, ...], Any] = {}
@@ -287,6 +289,7 @@ def _summarise(result: ChunkResult, usable: _Usable, settings: ChunkSettings) ->
         n,
     )
     result.signatures = signatures(texts, settings.num_perm)
+    result.band_keys = band_keys(result.signatures, settings.threshold)
     if settings.count_tokens and n:
         counter = counter_for(settings)
         result.counter = (counter.name, bool(counter.exact), getattr(counter, "expected_error", None))

@@ -43,7 +43,11 @@ def duplicate_issues(scans: list[FileScan], threshold: float) -> dict[str, list[
     copied = np.flatnonzero(np.isin(group, group[~is_first]))  # rows of every group with two or more rows
     _exact(out, scans, file_of, lines, group, copied)
     signatures = SignatureStore([block for s in scans for block in s.signatures.blocks])
-    later, earlier, _ = near_duplicate_pairs(signatures, threshold, candidates=is_first)
+    key_blocks = [block for s in scans for block in s.band_keys]
+    keys = np.concatenate(key_blocks) if key_blocks else None  # computed by the workers, block by block
+    if keys is not None and len(keys) != len(hashes):
+        keys = None
+    later, earlier, _ = near_duplicate_pairs(signatures, threshold, candidates=is_first, keys=keys)
     _near(out, scans, file_of, lines, later, earlier, threshold)
     return out
 

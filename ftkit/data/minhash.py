@@ -22,7 +22,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["EMPTY", "NUM_PERM", "SignatureStore", "near_duplicate_pairs", "optimal_bands", "signatures"]
+__all__ = ["EMPTY", "NUM_PERM", "SignatureStore", "band_keys", "near_duplicate_pairs", "optimal_bands", "signatures"]
 
 NUM_PERM = 128
 SHINGLE_WORDS = 3
@@ -241,11 +241,30 @@ class SignatureStore:
     def take(self, rows: np.ndarray) -> np.ndarray:
         """The signatures of ``rows`` (global indices), in that order."""
         out = np.empty((len(rows), self.num_perm), np.uint16)
-        block_of = np.searchsorted(self.starts, rows, side="right") - 1
-        for k in np.unique(block_of):
-            where = block_of == k
-            out[where] = self.blocks[k][rows[where] - self.starts[k]]
+        order = np.argsort(rows)
+        ordered = rows[order]
+        bounds = np.searchsorted(ordered, self.starts)  # rows of block k: ordered[bounds[k]:bounds[k + 1]]
+        for k, block in enumerate(self.blocks):
+            lo, hi = bounds[k], bounds[k + 1]
+            if lo < hi:
+                out[order[lo:hi]] = block[ordered[lo:hi] - self.starts[k]]
         return out
+
+
+def band_keys(signature: np.ndarray, threshold: float) -> np.ndarray:
+    """``(len(signature), bands)`` LSH bucket keys of signature rows for ``threshold`` (``optimal_bands``).
+
+    A row's keys depend on that row alone, so each block of a file computes its own (in the worker that
+    hashed it) and ``near_duplicate_pairs`` takes them instead of reading the signatures column by column.
+    """
+    bands, rows = optimal_bands(threshold, signature.shape[1])
+    keys = np.zeros((len(signature), bands), dtype=np.uint64)
+    for band in range(bands):
+        key = keys[:, band]
+        for column in range(band * rows, (band + 1) * rows):
+            key = _mix(key * _M2 + signature[:, column].astype(np.uint64))
+        keys[:, band] = key
+    return keys
 
 
 def _band_keys(store: SignatureStore, rows_considered: np.ndarray, band: int, rows: int) -> np.ndarray:
@@ -255,12 +274,31 @@ def _band_keys(store: SignatureStore, rows_considered: np.ndarray, band: int, ro
     return key
 
 
+def _stable_argsort(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")``, from a fast unstable sort: equal keys are put back in index order."""
+    n = len(keys)
+    order = np.argsort(keys)
+    ordered = keys[order]
+    run = np.concatenate(([0], np.cumsum(ordered[1:] != ordered[:-1])))
+    composite = run.astype(np.int64) * n + order
+    composite.sort()
+    return composite % n
+
+
+def _unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` for integers by sorting (numpy 2's hash-based unique is many times slower here)."""
+    values = np.sort(values)
+    return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
+
+
 def near_duplicate_pairs(
-    signature: np.ndarray | SignatureStore, threshold: float, candidates: np.ndarray | None = None
+    signature: np.ndarray | SignatureStore, threshold: float, candidates: np.ndarray | None = None,
+    keys: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs ``(later, earlier, similarity)`` of rows whose estimated Jaccard similarity is >= threshold.
 
     ``candidates`` (bool per row) leaves rows out, e.g. exact duplicates. Rows without words never match.
+    ``keys`` are the rows' ``band_keys`` for ``threshold`` when they were computed already.
     Each row is compared with the first and the previous row of every LSH bucket it falls in, so a cluster
     of k near-copies costs O(k) comparisons, not O(k**2).
     """
@@ -274,9 +312,12 @@ def near_duplicate_pairs(
     bands, rows = optimal_bands(threshold, store.num_perm)
     found: list[np.ndarray] = []
     for band in range(bands):
-        keys = _band_keys(store, rows_considered, band, rows)
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
+        if keys is not None:
+            band_key = keys[rows_considered, band]
+        else:
+            band_key = _band_keys(store, rows_considered, band, rows)
+        order = _stable_argsort(band_key)
+        sorted_keys = band_key[order]
         same = sorted_keys[1:] == sorted_keys[:-1]
         if not same.any():
             continue
@@ -286,13 +327,17 @@ def near_duplicate_pairs(
             found.append(rows_considered[later] * n + rows_considered[earlier])
     if not found:
         return empty, empty, np.zeros(0)
-    pair_ids = np.unique(np.concatenate(found))
+    pair_ids = _unique(np.concatenate(found))
     later, earlier = pair_ids // n, pair_ids % n
     keep = later != earlier
     later, earlier = later[keep], earlier[keep]
     similarity = np.empty(len(later))
+    # one matrix while comparing (2 bytes per bin and row, freed after): rows gathered from blocks cost 3x more
+    matrix = store.blocks[0] if len(store.blocks) == 1 else np.concatenate(store.blocks)
     for start in range(0, len(later), 65536):
         stop = start + 65536
-        similarity[start:stop] = (store.take(later[start:stop]) == store.take(earlier[start:stop])).mean(axis=1)
+        equal = matrix[later[start:stop]] == matrix[earlier[start:stop]]
+        similarity[start:stop] = np.count_nonzero(equal, axis=1) / store.num_perm  # the share of equal bins
+    del matrix
     close = similarity >= threshold - 1e-9
     return later[close], earlier[close], similarity[close]

@@ -50,6 +50,7 @@ class FileScan(ExampleColumns):
     role: str  # "train", "validation" or "test"
     size: int = 0
     signatures: SignatureStore = field(default_factory=lambda: SignatureStore([]))
+    band_keys: list[np.ndarray] = field(default_factory=list)  # LSH keys of the rows, block by block
 
 
 def read_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
@@ -175,6 +176,8 @@ class Scanner:
             scan.issues.extend(result.issues)
             for name in (*ExampleColumns.ARRAYS, "signatures"):
                 parts[name].append(getattr(result, name))
+            if len(result.band_keys):
+                scan.band_keys.append(result.band_keys)
             scan.counter = scan.counter or result.counter
             scan.labels.update(result.labels)
             for label, line in result.label_lines.items():

@@ -105,7 +105,7 @@ class _Run:
         tokenizer_dir = str(tokenizer) if isinstance(tokenizer, (str, Path)) else None
         self.settings = ChunkSettings(
             provider=provider, model=model, tokenizer_dir=tokenizer_dir, count_tokens=count_tokens,
-            special_tokens=special_tokens_for(provider, model, tokenizer_dir),
+            special_tokens=special_tokens_for(provider, model, tokenizer_dir), threshold=threshold,
         )
         self.counter = tokenizer if tokenizer is not None and tokenizer_dir is None else None
         self.converted = False
