@@ -36,13 +36,16 @@ def availability_check(api: OpenAIApi, ctx: JobContext) -> None:
     ``base_url`` gets the warning, so tests and self-hosted stand-ins keep working after the dates. The
     model listing's ``shutdown_date`` is the service's own word and applies everywhere.
     """
-    from ftkit.estimation.catalog import availability_problems
+    from ftkit.estimation.catalog import availability_problems, load_catalog
 
+    shutdown = model_shutdown(api, ctx.spec.model)
+    entry = load_catalog(PROVIDER).find(ctx.spec.model)
     for problem in availability_problems(PROVIDER, ctx.spec.model, today()):
         if problem.level == "error" and api.is_official:
             raise ConfigError(problem.message)
+        if shutdown is not None and entry is not None and problem.date == entry.retires:
+            continue  # the listing's own date (below) replaces the catalog's record of it
         _warn(ctx, problem.message)
-    shutdown = model_shutdown(api, ctx.spec.model)
     ctx.remember(model_shutdown_date=shutdown.isoformat() if shutdown else None)
     if shutdown is not None:
         level, message = days_left_message(ctx.spec.model, shutdown, today())

@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
+from ftkit._managed import provider_message
 from ftkit.errors import FtkitError, JobCreationClosedError
 
 __all__ = ["WAYS_ON", "days_left_message", "parse_shutdown_date", "refused_create"]
@@ -42,7 +43,7 @@ def refused_create(exc: Any, error: FtkitError) -> FtkitError:
     """A 403 on create as the wind-down it is, naming the dates, who is affected and the ways on."""
     if getattr(exc, "status_code", None) != 403 or not is_job_create(exc):
         return error
-    said = getattr(error, "args", [""])[0]
+    said = provider_message(exc)
     return JobCreationClosedError(
         "OpenAI refused to create the fine-tuning job (permission denied). OpenAI is winding down self-serve "
         "fine-tuning: since 2026-05-07 organisations that never fine-tuned, and since 2026-07-02 those with no "

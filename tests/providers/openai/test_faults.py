@@ -16,6 +16,7 @@ from ftkit.types import JobState
 
 #: (method, path) of every call a job makes, in the order it makes them
 ENDPOINTS = [
+    ("GET", "/v1/models/{id}"),  # the model's shutdown_date, before anything is uploaded
     ("GET", "/v1/files"),  # looking for an upload ftkit never heard back about
     ("POST", "/v1/files"),  # the upload
     ("GET", "/v1/fine_tuning/jobs"),  # looking for a job ftkit never heard back about
