@@ -76,8 +76,11 @@ def error_block(error: BaseException, width: int) -> list[Text]:
             lines.append(row)
 
     add("error", " ".join([what, *why]), "bold red")
-    for line in detail.splitlines():
-        lines.append(Text("       " + line.rstrip()))
+    for line in detail.splitlines():  # listed problems: each wrapped under its own indent
+        indent = " " * (7 + len(line) - len(line.lstrip()))
+        for i, piece in enumerate(textwrap.wrap(line.strip(), width=max(30, width - len(indent) - 2),
+                                                break_long_words=False, break_on_hyphens=False) or [""]):
+            lines.append(Text(indent + ("" if i == 0 else "  ") + piece))
     if fix:
         add("fix", " ".join(fix), "bold")
     return lines
