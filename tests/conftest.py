@@ -31,3 +31,19 @@ def ftkit_home(tmp_path, monkeypatch):
     home = tmp_path / "ftkit-home"
     monkeypatch.setenv("FTKIT_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def smollm(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """SmolLM2-135M-Instruct's HF folder, converted from the wheel's GGUF once per test run.
+
+    The conversion cache lives outside the per-test FTKIT_HOME (``FTKIT_GGUF_CACHE``, kept when already set)
+    so every test, and every worker process, finds the same 517 MB folder.
+    """
+    from ftkit.testing.smollm import smollm2_missing_reason, smollm2_model
+
+    reason = smollm2_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    os.environ.setdefault("FTKIT_GGUF_CACHE", str(tmp_path_factory.mktemp("gguf-cache")))
+    return str(smollm2_model())

@@ -15,27 +15,36 @@ from ftkit.evaluation import evaluate
 from ftkit.job import FineTuneJob
 
 
-@pytest.mark.slow
-def test_demo_quick_end_to_end_then_local_perplexity(tmp_path, ftkit_home):
-    out = tmp_path / "demo"
+def _demo(out: Path, home: Path, *flags: str) -> dict:
     run = subprocess.run(
-        [str(Path(sys.executable).parent / "ftkit"), "demo", "--quick", "--json", "--out", str(out)],
-        capture_output=True, text=True, timeout=240, env={**os.environ, "FTKIT_HOME": str(ftkit_home)},
+        [str(Path(sys.executable).parent / "ftkit"), "demo", "--quick", "--json", "--out", str(out), *flags],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "FTKIT_HOME": str(home)},
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    summary = json.loads(run.stdout)
-    assert summary["fine_tune_wins"] and summary["quick"]
-    assert summary["difference"]["low"] > 0  # the interval excludes zero
-    assert summary["exact_match_fine_tuned"] >= summary["exact_match_base"] + 0.15
+    assert "4. Fine-tune" in run.stderr  # progress went to stderr, JSON alone to stdout
+    return json.loads(run.stdout)
+
+
+@pytest.mark.slow
+def test_demo_quick_on_smollm2_beats_zero_and_few_shot_then_local_perplexity(tmp_path, ftkit_home, smollm):
+    out = tmp_path / "demo"
+    summary = _demo(out, ftkit_home)  # FTKIT_GGUF_CACHE (set by the smollm fixture) reaches the subprocess
+    assert summary["quick"] and summary["model"].endswith(".gguf")  # the job's model= is the GGUF file itself
+    assert summary["fine_tune_wins"] and summary["difference"]["low"] > 0  # the interval excludes zero
+    assert summary["difference_vs_few_shot"]["low"] > 0  # and it beats the base model with a strong prompt
+    assert summary["fixed"] > summary["broken"]
     report = json.loads((out / "report.json").read_text())
-    names = [row["name"] for row in report["rows"]]
-    assert names[:2] == ["local tiny base", "local tiny + LoRA (this run)"]
-    assert any("planned" in n for n in names)  # managed options priced, not run
-    tuned = report["rows"][1]
-    assert tuned["loss_curve"] and tuned["training_cost_source"] in ("actual", "estimate")
+    rows = {row["name"]: row for row in report["rows"]}
+    zero, few, tuned = (rows[f"SmolLM2-135M {n}"] for n in ("base, zero-shot", "base, 7-shot prompt",
+                                                             "+ LoRA (this run)"))
+    assert zero["evaluated"] and few["evaluated"] and tuned["evaluated"]
+    assert few["prompt_tokens_per_example"] > 2 * zero["prompt_tokens_per_example"]  # the demonstrations
+    # self-hosted rows are priced from a stated hourly rate and the measured times, not $0
+    assert tuned["training_cost_source"] == "measured" and tuned["training_cost_usd"] > 0
+    assert all(r["cost_per_1k_examples_usd"] > 0 for r in (zero, few, tuned))
+    assert any("planned" in n for n in rows)  # managed options priced, not run
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3  # loss curves, metric bars, cost against quality
-    assert "4. Fine-tune" in run.stderr  # progress went to stderr, JSON alone to stdout
 
     # the trained adapter, evaluated in this process: batched local generation is served from the
     # demo's cache, perplexity on reference tokens comes from the local provider
@@ -46,3 +55,13 @@ def test_demo_quick_end_to_end_then_local_perplexity(tmp_path, ftkit_home):
     tuned_ppl, base_ppl = result.metrics["perplexity"].value, result.comparison.base.metrics["perplexity"].value
     assert 1.0 < tuned_ppl < base_ppl
     assert result.comparison.differences["perplexity"].verdict == "better"
+
+
+@pytest.mark.slow
+def test_demo_random_init_path_still_runs_without_the_wheel(tmp_path, ftkit_home):
+    out = tmp_path / "demo"
+    summary = _demo(out, ftkit_home, "--random-init")
+    assert summary["fine_tune_wins"] and summary["difference"]["low"] > 0
+    assert summary["exact_match_fine_tuned"] >= summary["exact_match_base"] + 0.15
+    names = [row["name"] for row in json.loads((out / "report.json").read_text())["rows"]]
+    assert names[:2] == ["local tiny base, zero-shot", "local tiny + LoRA (this run)"]

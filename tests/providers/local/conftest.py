@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +16,6 @@ from ftkit.testing.tiny import tiny_model
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(tiny_model(tmp_path_factory.mktemp("models") / "tiny-llama"))
-
-
-@pytest.fixture(scope="session")
-def smollm(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """SmolLM2-135M-Instruct's HF folder, converted from the wheel's GGUF once per test run.
-
-    The conversion cache lives outside the per-test FTKIT_HOME (``FTKIT_GGUF_CACHE``, kept when already set)
-    so every test, and every worker process, finds the same 517 MB folder.
-    """
-    from ftkit.testing.smollm import smollm2_missing_reason, smollm2_model
-
-    reason = smollm2_missing_reason()
-    if reason:
-        pytest.skip(reason)
-    os.environ.setdefault("FTKIT_GGUF_CACHE", str(tmp_path_factory.mktemp("gguf-cache")))
-    return str(smollm2_model())
 
 
 @pytest.fixture(scope="module")
