@@ -155,8 +155,9 @@ class ArmDeployments:
 
     def create(self, ctx: DeploymentContext, *, price_per_hour: float | None) -> DeploymentStatus:
         name = ctx.remote_id or deployment_name(ctx.deployment_id)
-        ctx.remember(remote_id=name)  # before the PUT: a crash right after it still knows what to delete
         settings = settings_for(ctx.settings)
+        self.url(name)  # missing subscription/resource settings are refused before anything is recorded
+        ctx.remember(remote_id=name)  # before the PUT: a crash right after it still knows what to delete
         body = {"sku": {"name": DEPLOYMENT_TYPES[settings["deployment_type"]], "capacity": settings["capacity"]},
                 "properties": {"model": {"format": "OpenAI", "name": ctx.model.model_id, "version": "1"}}}  # fmt: skip
         found = self._call("PUT", name, body) or {}
