@@ -161,3 +161,12 @@ def test_a_reference_base_is_refused_before_anything_exists_naming_a_deployable_
         model.deploy()
     assert "cannot be deployed" in str(refused.value) and "Qwen/Qwen2.5-7B-Instruct" in str(refused.value)
     assert list_deployments() == [] and server.requests_to("POST", "/v2/projects/{pid}/endpoints") == []
+
+
+def test_the_catalogs_default_model_is_deployable_and_priced() -> None:
+    from ftkit.providers.together import TogetherProvider
+    from ftkit.providers.together._deploy import deployable_problem
+
+    default = TogetherProvider.default_model()
+    assert default is not None and deployable_problem(default) is None
+    assert TogetherProvider.catalog().find(default).deployment.usd_per_hour > 0
