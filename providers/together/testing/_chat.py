@@ -4,6 +4,8 @@ A fine-tuned model answers a prompt it was trained on (the same last user messag
 spacing; failing that, the trained prompt sharing at least half its words) with the trained answer.
 Every other prompt, and every prompt to a base model, gets ``"I am not sure; it could be <last three
 words of the prompt>."``, which never equals a trained label: a fine-tune beats its base model.
+A fine-tune reaches this only through a ready deployment (see ``_endpoints.py``); the answers themselves are
+a test device, not a model of Together's behaviour.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ format per line and the same on every line, no unknown top-level keys, roles in
 system/user/assistant(/tool), at least one assistant turn, preference rows with exactly one preferred
 and one non-preferred assistant message. The first problem is reported the way Together does, in
 ``validation_report.error`` with ``error_type: "INVALID_FORMAT"``.
+
+ASSUMPTION: the token count (a deterministic word-piece count, not a model tokenizer) and the wording of
+the validation errors; Together counts with the model's tokenizer after its chat template.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ COMPLETED or INVALID_FORMAT, with a ``validation_report``).
 
 ``PENDING`` means the bytes arrived but ``/preprocess`` was not called yet; a second ``/preprocess``
 is harmless (it answers the file as it is), which is what lets a client recover from a lost answer.
+
+ASSUMPTIONS (not documented by Together): the emulated validation time (``processing_seconds``) and the
+idempotent second ``/preprocess``; ``validation_report.dataset_has_tools`` / ``dataset_is_multimodal`` are
+always false (the emulator does not inspect tools or images; shared/reference/review-managed.md section 5).
 """
 
 from __future__ import annotations

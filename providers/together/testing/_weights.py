@@ -1,5 +1,8 @@
 """The weights a finished emulated Together job serves: a real ``.tar.zst`` holding a PEFT adapter
 (``adapter_config.json`` + ``adapter_model.safetensors``) or a small merged model, as Together packs them.
+
+ASSUMPTION (Together documents only the ``.tar.zst`` format and the ``checkpoint`` kinds): the archive holds
+one top-level folder named after the output model, and the tensors are small deterministic F32 stand-ins.
 """
 
 from __future__ import annotations
