@@ -304,17 +304,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="CPU and the tiny model: checks the script itself")
     parser.add_argument("--model", help="a local model folder (default: SmolLM2-135M when installed, else tiny)")
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps per check (default 8; smoke 2)")
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps per check (default 8; smoke 1)")
     parser.add_argument("--batch", type=int, default=None, help="per-device batch (default 8; smoke 2)")
     parser.add_argument("--seq", type=int, default=None, help="max sequence length (default 512; smoke 32)")
     parser.add_argument("--examples", type=int, default=64)
     parser.add_argument("--only", help="comma-separated check names to run")
     args = parser.parse_args(argv)
-    args.steps = args.steps or (2 if args.smoke else 8)
+    args.steps = args.steps or (1 if args.smoke else 8)
     args.batch = args.batch or (2 if args.smoke else 8)
     args.seq = args.seq or (32 if args.smoke else 512)
     if args.smoke:
-        args.examples = min(args.examples, 16)
+        args.examples = min(args.examples, 8)
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     from ftkit.providers.local._quiet import quiet_libraries
 
