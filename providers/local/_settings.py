@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ftkit.estimation.catalog import Architecture
     from ftkit.estimation.memory import MemoryModel
 
-__all__ = ["DEFAULT_LEARNING_RATES", "ResolvedSettings", "detect_device", "memory_of", "resolve"]
+__all__ = ["DEFAULT_LEARNING_RATES", "ResolvedSettings", "memory_of", "resolve"]
 
 #: per (method, adapter): LoRA tolerates (and needs) a far higher rate than updating every weight
 DEFAULT_LEARNING_RATES: dict[tuple[Method, Adapter], float] = {
@@ -89,22 +89,6 @@ class ResolvedSettings:
     @property
     def effective_batch_size(self) -> int:
         return self.batch_size * self.gradient_accumulation_steps * self.num_processes
-
-
-def detect_device(requested: str = "auto") -> str:
-    """'cuda', 'mps' or 'cpu': the requested one (checked), or the best one present for 'auto'."""
-    import torch
-
-    from ftkit.errors import ConfigError
-
-    cuda = torch.cuda.is_available()
-    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if requested == "auto":
-        return "cuda" if cuda else "mps" if mps else "cpu"
-    if (requested == "cuda" and not cuda) or (requested == "mps" and not mps):
-        raise ConfigError(f"options.device={requested!r}, but no {requested.upper()} device is available here; "
-                          "use device='auto' or 'cpu'.")
-    return requested
 
 
 def resolve(

@@ -237,24 +237,5 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
-def _count_params(model: str) -> int | None:
-    """Parameters of a local safetensors model from its headers (no weights loaded); None for hub ids."""
-    directory = Path(model)
-    files = sorted(directory.glob("*.safetensors")) if directory.is_dir() else []
-    if not files:
-        return None
-    from safetensors import safe_open
-
-    total = 0
-    for file in files:
-        with safe_open(str(file), framework="pt") as f:
-            for key in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
-                count = 1
-                for dim in f.get_slice(key).get_shape():
-                    count *= dim
-                total += count
-    return total
-
-
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1]))
