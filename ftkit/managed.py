@@ -129,6 +129,11 @@ class ManagedProvider(Provider):
     def retrieve_job(self, client: Any, remote_id: str) -> Any:
         raise NotImplementedError
 
+    def remote_id_of(self, job: Any) -> str:
+        """The id :meth:`retrieve_job` takes, from a job object the SDK returned (``job.id`` by default;
+        a service whose jobs carry a resource name instead, ``accounts/<a>/jobs/<id>``, overrides it)."""
+        return job.id
+
     def job_status(self, ctx: JobContext, job: Any) -> JobStatus:
         """The remote job as a :class:`JobStatus` (keep the service's word in ``raw_status``)."""
         raise NotImplementedError
@@ -216,8 +221,8 @@ class ManagedProvider(Provider):
         except JobCreationClosedError:
             self.discard_uploads(ctx)
             raise
-        ctx.remember(remote_id=job.id)
-        ctx.log(f"created {self.title()} job {job.id} on {ctx.spec.model}")
+        ctx.remember(remote_id=self.remote_id_of(job))
+        ctx.log(f"created {self.title()} job {self.remote_id_of(job)} on {ctx.spec.model}")
         return job
 
     def discard_uploads(self, ctx: JobContext) -> list[str]:
@@ -247,8 +252,8 @@ class ManagedProvider(Provider):
         job = self.api.safe(lambda c: self.find_job(c, ctx))
         if job is None:
             return None
-        ctx.remember(remote_id=job.id)
-        return job.id
+        ctx.remember(remote_id=self.remote_id_of(job))
+        return self.remote_id_of(job)
 
     def retrieve(self, ctx: JobContext, remote_id: str) -> Any:
         return self.api.safe(lambda c: self.retrieve_job(c, remote_id),

@@ -1,10 +1,11 @@
 """Uploading a dataset to Fireworks exactly once: a dataset whose id is its content hash.
 
-Fireworks datasets are named by the client (``datasets.create(dataset_id=...)``), so ftkit names each
-one after the SHA-256 of its converted bytes: ``ftkit-train-<hash16>``. The service itself then
-remembers what was uploaded: the same bytes in a later job (or after a crash) find the READY dataset
-and upload nothing. The bytes go up in one ``datasets.upload`` request (up to 150 MB, the SDK's
-single-request limit) and the dataset is READY once Fireworks has checked them.
+Fireworks datasets are named by the client (``datasets.create(dataset_id=...)``), so the content-addressed
+name :class:`~ftkit.managed.ManagedProvider` gives every upload (``ftkit-train-<hash16>``) is the dataset
+id. The service itself then remembers what was uploaded: the same bytes in a later job, on another
+machine or after a crash find the READY dataset and upload nothing. The bytes go up in one
+``datasets.upload`` request (up to 150 MB, the SDK's single-request limit) and the dataset is READY once
+Fireworks has checked them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ftkit._hashing import sha256_file
 from ftkit._managed import create_exactly_once
 from ftkit.data.report import Issue, ValidationReport
 from ftkit.errors import DatasetError, ProviderError
@@ -21,7 +21,7 @@ from ftkit.provider import JobContext
 
 from ._client import PROVIDER, FireworksApi, resource_id
 
-__all__ = ["MAX_UPLOAD_BYTES", "dataset_id_for", "upload_dataset"]
+__all__ = ["MAX_UPLOAD_BYTES", "dataset_id_for", "upload_dataset", "wait_ready"]
 
 #: ``datasets.upload``: "This path can handle file sizes up to 150Mb" (fireworks-ai 1.2.30 docstring)
 MAX_UPLOAD_BYTES = 150 * 1024 * 1024
@@ -29,19 +29,20 @@ MAX_UPLOAD_BYTES = 150 * 1024 * 1024
 READY_TIMEOUT_S = 30 * 60
 
 
-def dataset_id_for(role: str, content_hash: str) -> str:
-    """>>> dataset_id_for("train", "0123456789abcdef" * 4)
+def dataset_id_for(upload_name: str) -> str:
+    """The dataset id of ftkit's content-addressed upload name.
+
+    >>> dataset_id_for("ftkit-train-0123456789abcdef.jsonl")
     'ftkit-train-0123456789abcdef'
     """
-    return resource_id("ftkit", role, content_hash[:16])
+    return resource_id(upload_name.removesuffix(".jsonl"))
 
 
-def upload_dataset(api: FireworksApi, ctx: JobContext, path: Path, *, role: str) -> str:
-    """The name (``accounts/<a>/datasets/<id>``) of a READY dataset holding exactly ``path``'s bytes."""
-    content_hash = sha256_file(path)
-    dataset_id = dataset_id_for(role, content_hash)
+def upload_dataset(api: FireworksApi, ctx: JobContext, path: Path, *, dataset_id: str) -> str:
+    """The name (``accounts/<a>/datasets/<id>``) of a dataset holding exactly ``path``'s bytes, uploading
+    them only if Fireworks does not hold them yet (:func:`wait_ready` then waits for its check)."""
     name = api.name("datasets", dataset_id)
-    key = f"{role}_file"
+    role = "validation" if "-validation-" in dataset_id else "train"
     size = path.stat().st_size
     if size > MAX_UPLOAD_BYTES:
         raise DatasetError(_report(f"{path.name} is {size / 2**20:.0f} MiB; Fireworks takes at most 150 MB in one "
@@ -56,10 +57,8 @@ def upload_dataset(api: FireworksApi, ctx: JobContext, path: Path, *, role: str)
         )
     if dataset.state != "READY":
         _upload_bytes(api, dataset_id, path)
-        ctx.record_upload(api.endpoint, content_hash, name, path.name)
-        ctx.log(f"uploaded {path.name} to Fireworks as dataset {dataset_id} ({size} bytes)")
-        _wait_ready(api, dataset_id)
-    ctx.remember(**{key: name, f"{key}_sha256": content_hash})
+    else:
+        ctx.log(f"Fireworks already holds {path.name} as dataset {dataset_id}; nothing uploaded")
     return name
 
 
@@ -102,7 +101,7 @@ def _upload_bytes(api: FireworksApi, dataset_id: str, path: Path) -> None:
         raise
 
 
-def _wait_ready(api: FireworksApi, dataset_id: str) -> None:
+def wait_ready(api: FireworksApi, dataset_id: str) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     interval = 0.05
     while True:

@@ -13,31 +13,43 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import SecretStr
-
-from ftkit._managed import fan_out
-from ftkit._retry import DEFAULT_POLICY, RetryPolicy, call_with_retries
-from ftkit.errors import ConfigError, JobNotFoundError, JobStateError, ProviderError, UnsupportedSettingError
-from ftkit.provider import Hosting, JobContext, Provider
+from ftkit._retry import RetryPolicy, call_with_retries
+from ftkit.errors import (
+    ConfigError,
+    FtkitError,
+    JobNotFoundError,
+    JobStateError,
+    ProviderError,
+    UnsupportedSettingError,
+)
+from ftkit.managed import EstimateNotes, ManagedProvider
+from ftkit.provider import Hosting, JobContext
 from ftkit.spec import JobSpec
-from ftkit.types import Capability, EventPage, Generation, GenerationSettings, JobState, JobStatus
+from ftkit.types import Capability, EventPage, GenerationSettings, JobState, JobStatus
 
 from . import _deploy
 from ._client import PROVIDER, FireworksApi
 from ._options import FireworksOptions
-from ._request import WANDB_KEY_ENV, create_kwargs, output_model_id, remote_job_id, spec_problems
+from ._request import (
+    WANDB_KEY_ENV,
+    base_model_name,
+    create_kwargs,
+    output_model_id,
+    remote_job_id,
+    spec_problems,
+)
 from ._status import job_status, map_state, metrics_events, parse_metrics, raw_state
-from ._upload import upload_dataset
+from ._upload import dataset_id_for, upload_dataset, wait_ready
 
 if TYPE_CHECKING:
     from ftkit.deployment import DeploymentContext, DeploymentStatus
-    from ftkit.estimation.types import Estimate
+    from ftkit.estimation.catalog import Catalog, CatalogModel
+    from ftkit.estimation.types import TokenCount
     from ftkit.model import TrainedModel
 
 __all__ = ["FireworksProvider"]
@@ -45,7 +57,7 @@ __all__ = ["FireworksProvider"]
 _RESUMABLE = (JobState.PAUSED, JobState.FAILED, JobState.CANCELLED)
 
 
-class FireworksProvider(Provider):
+class FireworksProvider(ManagedProvider):
     """Fireworks AI: supervised LoRA fine-tuning of open models, served from on-demand deployments.
 
     Connection: ``api_key=`` or ``FIREWORKS_API_KEY``; ``account_id=`` or ``FIREWORKS_ACCOUNT_ID`` (every
@@ -54,6 +66,7 @@ class FireworksProvider(Provider):
     """
 
     name = PROVIDER
+    display_name = "Fireworks"
     capabilities = frozenset({Capability.SFT, Capability.LORA, Capability.CANCEL, Capability.RESUME,
                               Capability.GENERATE, Capability.DEPLOY, Capability.DOWNLOAD})  # fmt: skip
     supported_settings = frozenset({"epochs", "learning_rate", "batch_size", "lora_r", "max_seq_length", "suffix"})
@@ -74,23 +87,11 @@ class FireworksProvider(Provider):
     poll_interval = 10.0
     max_poll_interval = 60.0
 
-    def __init__(
-        self,
-        *,
-        api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        account_id: str | None = None,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-        retry_policy: RetryPolicy | None = None,
-    ):
-        super().__init__(api_key=api_key, base_url=base_url)
-        if poll_interval is not None:
-            self.poll_interval = poll_interval
-            self.max_poll_interval = max(poll_interval, min(self.max_poll_interval, poll_interval * 10))
-        self.api = FireworksApi(api_key=lambda: self.api_key, base_url=self.base_url, account_id=account_id,
-                                timeout=timeout, policy=retry_policy or DEFAULT_POLICY)  # fmt: skip
-        self.base_url = self.api.base_url
+    def build_api(self, *, policy: RetryPolicy, account_id: str | None = None,  # type: ignore[override]
+                  timeout: float | None = None) -> FireworksApi:
+        """``account_id=`` (or ``FIREWORKS_ACCOUNT_ID``) and ``timeout=`` (seconds per request)."""
+        return FireworksApi(api_key=lambda: self.api_key, base_url=self.base_url, account_id=account_id,
+                            timeout=timeout, policy=policy)
 
     def secrets(self) -> list[str]:
         """The API key, and the W&B key passed through to Fireworks, so both are scrubbed everywhere."""
@@ -108,51 +109,101 @@ class FireworksProvider(Provider):
             return problems  # reported by the base class
         return problems + spec_problems(spec, options)
 
-    def estimate(self, spec: JobSpec, *, today: date | None = None) -> Estimate:
-        from ._estimate import estimate
+    @classmethod
+    def count_notes(cls, spec: JobSpec, counts: TokenCount, entry: CatalogModel | None, notes: EstimateNotes) -> None:
+        notes.assume(f"Tokens counted with {counts.tokenizer}, after the chat template (Fireworks bills "
+                     "'dataset size * number of epochs').")
 
-        return estimate(spec, today=today)
+    @classmethod
+    def estimate_checks(cls, spec: JobSpec, counts: TokenCount, catalog: Catalog, entry: CatalogModel | None,
+                        notes: EstimateNotes, *, today: date) -> None:
+        if spec.epochs is None:
+            notes.assume("Fireworks does not publish its default epochs; 1 is assumed (set epochs= to be sure).")
+        offer = entry.deployment if entry else None
+        if offer is None:
+            notes.assume("Serving the fine-tune needs an on-demand deployment billed per GPU-second (no hosting "
+                         "price for this base in ftkit's catalog).")
+            return
+        notes.assume(f"Serving the fine-tune needs an on-demand deployment: {offer.hardware} at "
+                     f"${offer.usd_per_hour:.2f}/hour per replica, billed per GPU-second while it exists "
+                     f"({offer.cite()}); evaluation deploys on demand and deletes it afterwards.")
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
-    def submit(self, ctx: JobContext) -> JobStatus:
-        if ctx.remote_id:
-            return self.status(ctx)  # an earlier call created it
-        from ftkit import data
+    # -- ManagedProvider hooks ----------------------------------------------------------------------------
 
-        options = FireworksOptions.model_validate(ctx.spec.options)
-        method = ctx.spec.method.value
-        names: dict[str, str | None] = {"train": None, "validation": None}
-        for role, source in (("train", ctx.spec.train), ("validation", ctx.spec.validation)):
-            if source is not None:
-                path = Path(data.convert(source, self.data_format, method=method, out=ctx.workdir / f"fireworks-{role}.jsonl"))
-                names[role] = upload_dataset(self.api, ctx, path, role=role)
-        assert names["train"] is not None
+    def preflight(self, ctx: JobContext) -> FireworksOptions:
+        ctx.remember(account_id=self.api.account_id)  # an attach without account_id= finds the job's account
+        return FireworksOptions.model_validate(ctx.spec.options)
+
+    def upload_file(self, ctx: JobContext, path: Path, *, name: str) -> str:
+        """Fireworks names datasets by the client: the content-addressed name ftkit chose is the dataset id,
+        so the service itself remembers what was uploaded."""
+        return upload_dataset(self.api, ctx, path, dataset_id=dataset_id_for(name))
+
+    def file_exists(self, client: Any, file_id: str) -> Any:
+        dataset = client.datasets.get(file_id.rsplit("/", 1)[-1])
+        if dataset.state != "READY":  # created but never filled: upload again
+            raise ProviderError(f"dataset {file_id} is {dataset.state}", provider=PROVIDER, status_code=404)
+        return dataset
+
+    def after_upload(self, ctx: JobContext, file_id: str, path: Path, role: str) -> None:
+        wait_ready(self.api, file_id.rsplit("/", 1)[-1])
+
+    def delete_file(self, client: Any, file_id: str) -> Any:
+        return client.datasets.delete(file_id.rsplit("/", 1)[-1])
+
+    def create_job(self, client: Any, ctx: JobContext, files: dict[str, str | None], prepared: Any) -> Any:
         output = self.api.name("models", output_model_id(ctx.spec, ctx.job_id))
-        kwargs = create_kwargs(ctx.spec, options, job_id=ctx.job_id, dataset=names["train"],
-                               evaluation_dataset=names["validation"], output_model=output)  # fmt: skip
-        job_id = kwargs["supervised_fine_tuning_job_id"]
-
-        def create(client: Any) -> Any:
-            try:
-                return client.supervised_fine_tuning_jobs.create(**kwargs)
-            except Exception as e:  # an earlier attempt made it and its answer was lost: adopt that job
-                if getattr(e, "status_code", None) == 409:
-                    return client.supervised_fine_tuning_jobs.get(job_id)
-                raise
-
+        kwargs = create_kwargs(ctx.spec, prepared, job_id=ctx.job_id, dataset=files["training_file"] or "",
+                               evaluation_dataset=files["validation_file"], output_model=output)  # fmt: skip
         try:
-            job = self.api.once(find=lambda c: self._find(c, job_id), create=create)
-        except ProviderError as e:
-            if e.status_code == 400:  # refused for good (model not tunable, a value out of range)
-                raise UnsupportedSettingError(PROVIDER, [str(e)]) from e
+            return client.supervised_fine_tuning_jobs.create(**kwargs)
+        except Exception as e:  # an earlier attempt made it and its answer was lost: adopt that job
+            if getattr(e, "status_code", None) == 409:
+                return client.supervised_fine_tuning_jobs.get(kwargs["supervised_fine_tuning_job_id"])
             raise
-        ctx.remember(remote_id=job_id, output_model=output, account_id=self.api.account_id)
-        ctx.log(f"created Fireworks job {job_id} on {kwargs.get('base_model') or options.warm_start_from}")
-        return self._status_of(ctx, job)
 
-    def status(self, ctx: JobContext) -> JobStatus:
-        return self._status_of(ctx, self._job(ctx))
+    def find_job(self, client: Any, ctx: JobContext) -> Any | None:
+        """The job by the id ftkit chose for it (Fireworks takes client-chosen job ids)."""
+        try:
+            return client.supervised_fine_tuning_jobs.get(remote_job_id(ctx.job_id))
+        except Exception as e:
+            if getattr(e, "status_code", None) == 404:
+                return None
+            raise
+
+    def retrieve_job(self, client: Any, remote_id: str) -> Any:
+        return client.supervised_fine_tuning_jobs.get(remote_id)
+
+    def remote_id_of(self, job: Any) -> str:
+        return str(job.name).rsplit("/", 1)[-1]
+
+    def job_status(self, ctx: JobContext, job: Any) -> JobStatus:
+        return job_status(job, job_id=ctx.job_id, provider=PROVIDER)
+
+    def chat(self, client: Any, model_name: str, messages: list[dict[str, Any]], settings: GenerationSettings) -> Any:
+        """A fine-tune through its deployment (``<model>#<deployment>``); a base model, serverless, by its name."""
+        return client.chat.completions.create(
+            model=model_name if model_name.startswith("accounts/") else base_model_name(model_name),
+            messages=messages, max_tokens=settings.max_new_tokens, temperature=settings.temperature,
+            top_p=settings.top_p, **({"seed": settings.seed} if settings.seed is not None else {}),
+            **({"stop": settings.stop[:4]} if settings.stop else {}),
+        )
+
+    def map_error(self, exc: BaseException, error: FtkitError) -> FtkitError:
+        request = getattr(exc, "request", None)
+        creating = request is not None and request.method == "POST" and \
+            str(request.url.path).endswith("/supervisedFineTuningJobs")
+        if creating and getattr(exc, "status_code", None) == 400:  # refused for good: a model or value it rejects
+            return UnsupportedSettingError(PROVIDER, [str(error)])
+        return error
+
+    def remote_id(self, ctx: JobContext) -> str | None:
+        self._bind(ctx.data.get("account_id"))
+        return super().remote_id(ctx)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
 
     def events(self, ctx: JobContext, *, after: str | None = None) -> EventPage:
         if not ctx.remote_id:
@@ -198,7 +249,7 @@ class FireworksProvider(Provider):
                 return after  # a retried resume after a lost answer: it is running again
             raise
         ctx.log(f"asked Fireworks to resume {remote_id}")
-        return self._status_of(ctx, job)
+        return self.job_status(ctx, job)
 
     def result(self, ctx: JobContext) -> TrainedModel:
         from ftkit.model import TrainedModel
@@ -220,37 +271,6 @@ class FireworksProvider(Provider):
         )  # fmt: skip
 
     # -- using models -----------------------------------------------------------------------------------
-
-    def generate(
-        self, model: TrainedModel, prompts: list[list[dict[str, Any]]], settings: GenerationSettings
-    ) -> list[Generation]:
-        """Chat completions: a fine-tune through its deployment (``model.serving_id``), a base model serverless."""
-        name = model.serving_id or model.model_id
-        if not model.serving_id and model.is_base:
-            from ._request import base_model_name
-
-            name = base_model_name(model.model_id)
-        request: dict[str, Any] = {"model": name, "max_tokens": settings.max_new_tokens,
-                                   "temperature": settings.temperature, "top_p": settings.top_p}  # fmt: skip
-        if settings.seed is not None:
-            request["seed"] = settings.seed
-        if settings.stop:
-            request["stop"] = settings.stop[:4]
-
-        def answer(messages: list[dict[str, Any]]) -> Generation:
-            started = time.perf_counter()
-            completion = self.api.safe(lambda c: c.chat.completions.create(messages=messages, **request))
-            choice = completion.choices[0] if completion.choices else None
-            usage = completion.usage
-            return Generation(
-                text=(choice.message.content if choice and choice.message else None) or "",
-                prompt_tokens=getattr(usage, "prompt_tokens", None),
-                completion_tokens=getattr(usage, "completion_tokens", None),
-                latency_s=round(time.perf_counter() - started, 4),
-            )
-
-        return fan_out(answer, prompts, concurrency=settings.concurrency,
-                       requests_per_minute=settings.requests_per_minute)  # fmt: skip
 
     def download(self, model: TrainedModel, dest: Path | str, **kwargs: Any) -> Path:
         """Fetch the LoRA adapter's files (PEFT layout) into ``dest``, a new or empty folder; notes the path on
@@ -317,34 +337,16 @@ class FireworksProvider(Provider):
             self.api.use_account(account)
 
     def _remote_id(self, ctx: JobContext) -> str:
-        self._bind(ctx.data.get("account_id"))
-        if ctx.remote_id:
-            return ctx.remote_id
-        if ctx.data.get("train_file"):  # uploaded, then interrupted: the job id is ftkit's own, so look
-            job_id = remote_job_id(ctx.job_id)
-            if self.api.safe(lambda c: self._find(c, job_id)) is not None:
-                ctx.remember(remote_id=job_id)
-                return job_id
-        raise JobStateError(f"Job {ctx.job_id} was not created on Fireworks yet; call start() to finish it.")
+        remote_id = self.remote_id(ctx)
+        if remote_id is None:
+            raise JobStateError(f"Job {ctx.job_id} was not created on Fireworks yet; call start() to finish it.")
+        return remote_id
 
     def _job(self, ctx: JobContext) -> Any:
-        remote_id = self._remote_id(ctx)  # binds the job's account first
-        return self.api.safe(lambda c: c.supervised_fine_tuning_jobs.get(remote_id), not_found=self._not_found(ctx))
-
-    @staticmethod
-    def _find(client: Any, job_id: str) -> Any | None:
-        try:
-            return client.supervised_fine_tuning_jobs.get(job_id)
-        except Exception as e:
-            if getattr(e, "status_code", None) == 404:
-                return None
-            raise
+        return self.retrieve(ctx, self._remote_id(ctx))
 
     def _not_found(self, ctx: JobContext) -> Any:
         return lambda: JobNotFoundError(ctx.remote_id or ctx.job_id, f"Fireworks (account {self.api.account_id})")
-
-    def _status_of(self, ctx: JobContext, job: Any) -> JobStatus:
-        return job_status(job, job_id=ctx.job_id, provider=PROVIDER)
 
     def _metrics(self, job: Any) -> list[dict[str, Any]]:
         url = getattr(job, "metrics_file_signed_url", None)
