@@ -265,11 +265,13 @@ def create_deployment(api: TogetherApi, ctx: DeploymentContext) -> DeploymentSta
     if problem:
         raise UnsupportedSettingError(PROVIDER, [problem])
     project = _project(api, ctx)
-    model_path = _model_path(ctx, project)
+    model_path = ctx.data.get("model") or _model_path(ctx, project)  # stored: an attached record has no job info
     name = _resource_name(ctx.deployment_id)
 
+    if not ctx.data.get("model"):
+        ctx.remember(model=model_path)
     if not ctx.data.get("config"):
-        ctx.remember(config=_choose_config(api, ctx, project, model_path), model=model_path)
+        ctx.remember(config=_choose_config(api, ctx, project, model_path))
     if not ctx.data.get("endpoint_id"):
         endpoint = api.once(find=lambda c: _find_endpoint(api, project, name),
                             create=lambda c: c.endpoints.create(project_id=project, name=name))
@@ -299,9 +301,10 @@ def create_deployment(api: TogetherApi, ctx: DeploymentContext) -> DeploymentSta
 
 
 def deployment_status(api: TogetherApi, ctx: DeploymentContext) -> DeploymentStatus:
-    """The deployment as Together reports it; gone on Together (404) is DELETED."""
-    if not ctx.remote_id or not ctx.data.get("endpoint_id"):
-        return DeploymentStatus(state=DeploymentState.CREATING, raw_state="not created yet")
+    """The deployment as Together reports it; gone on Together (404) is DELETED. A create a crash interrupted
+    (found in the store by ``Deployment.attach``) is finished first: every step is idempotent."""
+    if not ctx.data.get("routed") and not ctx.data.get("deleting"):
+        return create_deployment(api, ctx)
     project, endpoint_id, remote_id = ctx.data["project_id"], ctx.data["endpoint_id"], ctx.remote_id
     deployment = _ignoring_404(
         api, lambda c: c.endpoints.deployments.retrieve(remote_id, endpoint_id=endpoint_id, project_id=project)
@@ -316,6 +319,7 @@ def delete_deployment(api: TogetherApi, ctx: DeploymentContext) -> DeploymentSta
 
     Also finds what an interrupted create made before its id was stored (by ftkit's name for it).
     """
+    ctx.remember(deleting=True)  # from here on, nothing (a status read included) finishes the create
     project = _project(api, ctx)
     name = _resource_name(ctx.deployment_id)
     if not ctx.data.get("endpoint_id"):

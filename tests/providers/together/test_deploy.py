@@ -74,7 +74,6 @@ _CHILD = textwrap.dedent(
     import sys
     from pathlib import Path
     from ftkit.evaluation import evaluate
-from ftkit.job import FineTuneJob
     from ftkit.model import TrainedModel
     from ftkit.providers.together import TogetherProvider
     from ftkit.testing.samples import colour_examples
@@ -99,7 +98,9 @@ def test_ctrl_c_during_evaluation_deletes_the_deployment(tmp_path: Path) -> None
                                  env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)  # fmt: skip
         try:
             routed = lambda: bool(server.requests_to("PATCH", "/v2/projects/{pid}/endpoints/{eid}"))  # noqa: E731
-            assert server.wait_until(routed, timeout=60), "the child never deployed"
+            if not server.wait_until(lambda: routed() or child.poll() is not None, timeout=60) or not routed():
+                child.kill()
+                pytest.fail(f"the child never deployed: {child.communicate()[1][-3000:]}")
             assert len(server.running_deployments) == 1
             child.send_signal(signal.SIGINT)
             _, errors = child.communicate(timeout=60)
@@ -170,3 +171,44 @@ def test_the_catalogs_default_model_is_deployable_and_priced() -> None:
     default = TogetherProvider.default_model()
     assert default is not None and deployable_problem(default) is None
     assert TogetherProvider.catalog().find(default).deployment.usd_per_hour > 0
+
+
+_DEPLOYING_CHILD = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from ftkit.model import TrainedModel
+    from ftkit.providers.together import TogetherProvider
+
+    model = TrainedModel.model_validate_json(Path(sys.argv[3]).read_text())
+    model.bind(TogetherProvider(api_key=sys.argv[1], base_url=sys.argv[2], poll_interval=0.02))
+    model.deploy()
+    """
+)
+
+
+def test_a_process_killed_while_deploying_leaves_a_record_that_finishes_or_deletes_it(
+    server: TogetherServer, tuned: TrainedModel, tmp_path: Path
+) -> None:
+    saved = tmp_path / "model.json"
+    saved.write_text(tuned.model_dump_json())
+    held = server.faults.add("POST", "/v2/projects/{pid}/endpoints/{eid}/deployments", delay=1.0)
+    repo = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    child = subprocess.Popen([sys.executable, "-c", _DEPLOYING_CHILD, server.api_key, server.base_url, str(saved)],
+                             env=env, cwd=tmp_path)  # fmt: skip
+    try:
+        assert server.wait_until(lambda: held.hits > 0, timeout=60), "the child never asked for a deployment"
+        child.send_signal(signal.SIGKILL)  # no cleanup runs: only the store knows
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert server.wait_until(lambda: len(server.created_deployments) == 1, timeout=10)  # the server finished it
+    (left,) = list_deployments(active_only=True)  # what `ftkit deployments list` shows after the crash
+    assert left.remote_id is None, "the process died before it heard the deployment's id"
+    resumed = Deployment.attach(left.id, api_key=server.api_key, base_url=server.base_url)
+    resumed.wait_ready(poll_interval=0.02, timeout=30)  # adopts the deployment by its name, routes it
+    assert len(server.created_deployments) == 1 and resumed.remote_id == server.created_deployments[0]["deployment_id"]
+    resumed.delete()
+    assert_nothing_left(server)
