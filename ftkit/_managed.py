@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -276,14 +275,6 @@ def create_exactly_once(
 
 
 # -- uploads --------------------------------------------------------------------------------------------------------
-
-
-def prepare_dataset(source: str | Path, *, provider: str, method: str, out: Path) -> Path:
-    """Deprecated: ``ManagedProvider.upload_dataset`` converts with the provider's declared ``data_format``.
-    Kept only until every managed provider is on :class:`ftkit.managed.ManagedProvider`."""
-    from ftkit import data
-
-    return Path(data.convert(source, provider, method=method, out=out))
 
 
 def remembered_upload(

@@ -1,10 +1,10 @@
-"""Uploading a dataset to Together exactly once, and waiting for Together's own validation of it.
+"""What Together changes in ManagedProvider's upload: the SDK's three-step upload, and waiting for validation.
 
 The SDK's ``files.upload`` does three calls: POST ``/v1/files`` (answered by a 302 to a signed URL),
 PUT of the bytes, POST ``/v1/files/{id}/preprocess``. Together deduplicates by SHA-256: a second
-upload of the same bytes gets a 409 naming the existing file, which the SDK returns instead. ftkit
-adds its own content-addressed memory (the job store's upload table) so a retried or resumed
-``start()`` reuses a file it already uploaded, after checking the file still exists.
+upload of the same bytes gets a 409 naming the existing file, which the SDK returns instead, so the
+whole upload is retried like a read (:func:`upload_file`) instead of reconciling by listing. ftkit's own
+content-addressed memory (``ManagedProvider.upload_dataset``) still skips an upload it already made.
 
 Readiness is Together's ``processing_status == "COMPLETED"``; ``INVALID_FORMAT`` carries the reason in
 ``validation_report.error``, which becomes a :class:`~ftkit.errors.DatasetError` with that message.
@@ -12,44 +12,40 @@ Readiness is Together's ``processing_status == "COMPLETED"``; ``INVALID_FORMAT``
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftkit._hashing import sha256_file
-from ftkit._managed import remembered_upload
+from ftkit._polling import Backoff
 from ftkit.data.report import Issue, ValidationReport
 from ftkit.errors import DatasetError, ProviderError
-from ftkit.provider import JobContext
 
 from ._client import PROVIDER, TogetherApi
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["upload_dataset"]
+__all__ = ["upload_file", "wait_until_processed"]
 
 #: how long Together may take to validate a file before ftkit gives up waiting
 PROCESSING_TIMEOUT_S = 30 * 60
 _NOT_STARTED = ("PENDING",)
 
 
-def upload_dataset(api: TogetherApi, ctx: JobContext, path: Path, *, role: str) -> str:
-    """The Together file id of ``path`` (``role`` is "train" or "validation"), uploading it only if
-    Together does not hold it yet; returns once Together has validated it."""
-    content_hash = sha256_file(path)
-    key = f"{role}_file"
-    file_id = remembered_upload(
-        ctx, endpoint=api.endpoint, key=key, content_hash=content_hash,
-        exists=lambda known: api.exists(lambda c: c.files.retrieve(known)),
-    )
-    if file_id is None:
-        file_id = _upload(api, path)
-        ctx.record_upload(api.endpoint, content_hash, file_id, path.name)
-        ctx.log(f"uploaded {path.name} to Together as {file_id}")
-    ctx.remember(**{key: file_id, f"{key}_sha256": content_hash})
-    _wait_until_processed(api, file_id, path=path, role=role)
-    return file_id
+def upload_file(api: TogetherApi, path: Path, *, name: str) -> str:
+    """Upload ``path`` under ftkit's content-addressed ``name`` (the SDK names the remote file after the path)."""
+    named = path.with_name(name)
+    named.unlink(missing_ok=True)
+    try:
+        os.link(path, named)  # a second name for the same bytes: no copy of a large file
+    except OSError:
+        shutil.copyfile(path, named)
+    try:
+        return _upload(api, named)
+    finally:
+        named.unlink(missing_ok=True)
 
 
 def _upload(api: TogetherApi, path: Path) -> str:
@@ -83,9 +79,10 @@ def _request_of(error: httpx.TransportError) -> httpx.Request:
         return httpx.Request("PUT", "about:blank")
 
 
-def _wait_until_processed(api: TogetherApi, file_id: str, *, path: Path, role: str) -> None:
+def wait_until_processed(api: TogetherApi, file_id: str, *, path: Path, role: str) -> None:
+    """Return once Together has validated ``file_id``; its verdict on a bad file is a DatasetError."""
     deadline = time.monotonic() + PROCESSING_TIMEOUT_S
-    interval = 0.05
+    backoff = Backoff(0.05, 5.0)
     preprocess_requested = False
     while True:
         file = api.safe(lambda c: c.files.retrieve(file_id))
@@ -112,8 +109,7 @@ def _wait_until_processed(api: TogetherApi, file_id: str, *, path: Path, role: s
                 "call start() again later to continue",
                 provider=PROVIDER,
             )
-        time.sleep(interval)
-        interval = min(interval * 1.5, 5.0)
+        backoff.sleep(progressed=False, deadline=deadline)
 
 
 def _request_preprocess(api: TogetherApi, file_id: str) -> Any:
