@@ -83,6 +83,13 @@ class LocalProvider(Provider):
         return TrainedModel(provider=cls.name, model_id=str(path), base_model=str(path))
 
     @classmethod
+    def default_learning_rate(cls, spec: JobSpec) -> float | None:
+        """The rate a job trains with when none is set (per method and adapter, see ``_settings``)."""
+        from ._settings import DEFAULT_LEARNING_RATES
+
+        return DEFAULT_LEARNING_RATES.get((spec.method, spec.adapter))
+
+    @classmethod
     def check_spec(cls, spec: JobSpec) -> list[str]:
         problems = super().check_spec(spec)
         try:
@@ -183,6 +190,9 @@ class LocalProvider(Provider):
         if settings.estimated_peak_gb is not None and settings.gpu_memory_gb is not None:
             run.append_event(f"estimated peak {settings.estimated_peak_gb:.1f} GB per GPU of "
                              f"{settings.gpu_memory_gb:.1f} GB ({hardware.describe()})", type="estimate")
+        elif hardware.device == "cuda" and options.memory_fit != "off":
+            run.append_event("GPU memory not checked: the model's config.json is not on this machine and ftkit's "
+                             "table does not know it", level="warning", type="estimate")
         for note in settings.adjustments:
             run.append_event(f"adjusted to fit the GPU: {note}", level="warning", type="memory_fit")
         self._launch(ctx, run, options, note="started")
@@ -198,6 +208,13 @@ class LocalProvider(Provider):
                              f"config> -m ftkit.providers.local._worker {run.path}`", type="launch")
             return
         config = run.read_config()
+        if "settings" not in config:  # a run directory written before settings were recorded: resolve once now
+            from ._plan import plan_run
+
+            resolved, found = plan_run(ctx.spec.model_copy(update={"model": config["spec"]["model"]}), options,
+                                       run.path)
+            config.update(settings=resolved.to_dict(), hardware=found.to_dict())
+            run.write_config(config)
         settings = ResolvedSettings.from_dict(config["settings"])
         hardware = Hardware.from_dict(config["hardware"])
         pid = _launch.launch(run, settings=settings, options=options, visible_gpus=hardware.gpu_count)
@@ -308,7 +325,8 @@ class LocalProvider(Provider):
     def generate(
         self, model: TrainedModel, prompts: list[list[dict[str, Any]]], settings: GenerationSettings
     ) -> list[Generation]:
-        """Batched, left-padded generation; greedy when ``temperature == 0``; stops at eos."""
+        """Batched, left-padded generation; greedy when ``temperature == 0``; stops at eos and at the chat
+        template's end-of-turn token."""
         from ._inference import generate
 
         return generate(self._model_for(model), prompts, settings)

@@ -45,8 +45,8 @@ class LocalOptions(ProviderOptions):
     )
     optim: Literal["adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "paged_adamw_32bit",
                    "adafactor", "sgd"] | None = Field(
-        None, description="optimizer; None: adamw_torch_fused (CUDA) / adamw_torch; 'adamw_8bit' and "
-        "'paged_adamw_*' are bitsandbytes' (CUDA), 75% less optimizer memory"
+        None, description="optimizer; None: adamw_torch_fused; 'adamw_8bit' and 'paged_adamw_*' are "
+        "bitsandbytes' (CUDA): 8-bit moments use 75% less optimizer memory, paged ones survive memory spikes"
     )
     liger_kernel: bool = Field(
         False, description="Liger's Triton RMSNorm/RoPE/SwiGLU kernels (CUDA, `pip install liger-kernel`); TRL's "

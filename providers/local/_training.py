@@ -202,9 +202,10 @@ def build_trainer(
         from trl import DPOConfig, DPOTrainer
 
         config = DPOConfig(**args, beta=options.dpo_beta)
-        return with_atomic_checkpoints(DPOTrainer)(model=model, ref_model=None, args=config, train_dataset=train, eval_dataset=held_out,
-                          processing_class=tokenizer, peft_config=_lora_config(spec, options, settings),
-                          callbacks=callbacks)
+        trainer = with_atomic_checkpoints(DPOTrainer)(
+            model=model, ref_model=None, args=config, train_dataset=train, eval_dataset=held_out,
+            processing_class=tokenizer, peft_config=_lora_config(spec, options, settings), callbacks=callbacks)
+        return _fp32_adapters_under_fp16(trainer, spec, settings)
 
     from trl import SFTConfig, SFTTrainer
 
@@ -217,6 +218,19 @@ def build_trainer(
         assistant_only_loss=False,  # rows arrive tokenized with assistant_masks (TRL turns them into labels)
         completion_only_loss=options.loss_on == "assistant",
     )
-    return with_atomic_checkpoints(SFTTrainer)(model=model, args=config, train_dataset=train, eval_dataset=held_out,
-                      processing_class=tokenizer, peft_config=_lora_config(spec, options, settings),
-                      callbacks=callbacks)
+    trainer = with_atomic_checkpoints(SFTTrainer)(
+        model=model, args=config, train_dataset=train, eval_dataset=held_out, processing_class=tokenizer,
+        peft_config=_lora_config(spec, options, settings), callbacks=callbacks)
+    return _fp32_adapters_under_fp16(trainer, spec, settings)
+
+
+def _fp32_adapters_under_fp16(trainer: Any, spec: JobSpec, settings: ResolvedSettings) -> Any:
+    """TRL casts QLoRA adapters to bf16, which pre-Ampere GPUs (the reason for fp16) only emulate; under fp16
+    autocast they train in fp32 instead, which GradScaler also needs (it refuses to unscale fp16 gradients)."""
+    if spec.adapter == Adapter.QLORA and settings.dtype == "float16":
+        import torch
+
+        for param in trainer.model.parameters():
+            if param.requires_grad and param.dtype != torch.float32:
+                param.data = param.data.float()
+    return trainer

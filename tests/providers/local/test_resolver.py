@@ -205,3 +205,20 @@ def test_the_reduce_works_under_nccl(tmp_path):
         assert _agree(True, device=torch.device("cuda", 0)) is True
     finally:
         dist.destroy_process_group()
+
+
+def test_qlora_adapters_train_in_fp32_under_fp16_autocast():
+    import torch
+    from ftkit.providers.local._training import _fp32_adapters_under_fp16
+
+    layer = torch.nn.Linear(4, 4).to(torch.bfloat16)  # as TRL leaves QLoRA adapters
+    frozen = torch.nn.Linear(4, 4).to(torch.float16).requires_grad_(False)
+    trainer = SimpleNamespace(model=torch.nn.Sequential(layer, frozen))
+    t4 = resolved(spec("qlora"), T4)
+    assert t4.dtype == "float16"
+    _fp32_adapters_under_fp16(trainer, spec("qlora"), t4)
+    assert layer.weight.dtype == torch.float32 and frozen.weight.dtype == torch.float16
+    h100 = resolved(spec("qlora"), H100)
+    layer.to(torch.bfloat16)
+    _fp32_adapters_under_fp16(trainer, spec("qlora"), h100)
+    assert layer.weight.dtype == torch.bfloat16  # bf16 GPUs keep TRL's (QLoRA paper's) bf16 adapters
