@@ -176,5 +176,5 @@ def test_the_gguf_counts_tokens_with_its_own_tokenizer_and_an_ollama_name_shares
                                                 "digest": blob.name.replace("-", ":")}]}))
     monkeypatch.setenv("OLLAMA_MODELS", str(models))
     estimate = FineTuneJob(provider="local", model="smollm2", train=colour_examples(8)).estimate()
-    assert estimate.model == "smollm2" and estimate.tokens.exact
+    assert estimate.model == "smollm2" and estimate.tokens.method == "exact" and smollm in estimate.tokens.tokenizer
     assert any(smollm in a for a in estimate.assumptions)
