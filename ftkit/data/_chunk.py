@@ -226,7 +226,12 @@ def process_chunk(chunk: Chunk, settings: ChunkSettings) -> ChunkResult:
     format_lines: list[int] = []
     format_ids: list[int] = []
     usable = _Usable()
-    add_plain = usable._add
+    # bound methods: the plain-chat branch runs for nearly every line, and attribute lookups add up
+    add_format_line, add_format_id = format_lines.append, format_ids.append
+    add_line, add_text, add_messages = usable.lines.append, usable.texts.append, usable.messages.append
+    add_system, add_classification = usable.has_system.append, usable.is_classification.append
+    add_canonical = usable.canonicals.append
+    examples = 0
     offset = chunk.offset
     raw_lines = chunk.data.split(b"\n")
     if raw_lines and raw_lines[-1] == b"":
@@ -243,7 +248,7 @@ def process_chunk(chunk: Chunk, settings: ChunkSettings) -> ChunkResult:
         if not raw or raw.isspace():  # ASCII whitespace only: what bytes.strip() removes, without a copy
             issues.append(RawIssue("blank_line", line, None, "the line is empty"))
             continue
-        result.examples += 1
+        examples += 1
         if len(raw) > MAX_LINE_BYTES:
             issues.append(RawIssue("line_too_long", line, None, f"the line is {len(raw):,} bytes"))
             continue
@@ -251,9 +256,14 @@ def process_chunk(chunk: Chunk, settings: ChunkSettings) -> ChunkResult:
         if value is not _MISSING:
             plain = plain_chat(value)
             if plain is not None:
-                format_lines.append(line)
-                format_ids.append(_CHAT)
-                add_plain(line, plain[0], len(value["messages"]), plain[1], False, value)
+                add_format_line(line)
+                add_format_id(_CHAT)
+                add_line(line)
+                add_text(plain[0])
+                add_messages(len(value["messages"]))
+                add_system(plain[1])
+                add_classification(False)
+                add_canonical(value)
                 continue
         if value is _MISSING or not exact(raw):
             ok, value = _parse(raw, line, start, issues)
@@ -263,10 +273,11 @@ def process_chunk(chunk: Chunk, settings: ChunkSettings) -> ChunkResult:
         if facts is None:
             continue
         issues.extend(facts.issues)
-        format_lines.append(line)
-        format_ids.append(FORMAT_IDS.get(facts.format, 0))
+        add_format_line(line)
+        add_format_id(FORMAT_IDS.get(facts.format, 0))
         if facts.canonical is not None:
             usable.add_facts(facts)
+    result.examples = examples
     result.format_lines = np.asarray(format_lines, np.int32)
     result.format_ids = np.asarray(format_ids, np.int8)
     _summarise(result, usable, settings)

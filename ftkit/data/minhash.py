@@ -233,6 +233,18 @@ class SignatureStore:
     def __len__(self) -> int:
         return int(self.starts[-1])
 
+    def consolidate(self) -> None:
+        """Copy the blocks into one matrix, freeing each block once copied (peak memory: one block more)."""
+        if len(self.blocks) <= 1:
+            return
+        matrix = np.empty((len(self), self.num_perm), np.uint16)
+        blocks, self.blocks = self.blocks, []
+        for k in range(len(blocks)):
+            matrix[self.starts[k] : self.starts[k + 1]] = blocks[k]
+            blocks[k] = None  # type: ignore[call-overload]
+        self.blocks = [matrix]
+        self.starts = np.asarray([0, len(matrix)])
+
     def column(self, j: int) -> np.ndarray:
         if not self.blocks:
             return np.zeros(0, np.uint16)
@@ -310,7 +322,7 @@ def near_duplicate_pairs(
     has_words = store.column(0) != EMPTY
     rows_considered = np.flatnonzero(has_words if candidates is None else has_words & candidates)
     bands, rows = optimal_bands(threshold, store.num_perm)
-    found: list[np.ndarray] = []
+    found = np.zeros(0, np.int64)  # distinct candidate pairs so far: merged band by band, to bound memory
     for band in range(bands):
         if keys is not None:
             band_key = keys[rows_considered, band]
@@ -322,17 +334,16 @@ def near_duplicate_pairs(
         if not same.any():
             continue
         run_start = np.maximum.accumulate(np.where(np.concatenate(([False], same)), 0, np.arange(len(order))))
-        later = order[1:][same]
-        for earlier in (order[:-1][same], order[run_start[1:][same]]):
-            found.append(rows_considered[later] * n + rows_considered[earlier])
-    if not found:
+        later = rows_considered[order[1:][same]] * n
+        found = _unique(np.concatenate((found, later + rows_considered[order[:-1][same]],
+                                        later + rows_considered[order[run_start[1:][same]]])))
+    if not len(found):
         return empty, empty, np.zeros(0)
-    pair_ids = _unique(np.concatenate(found))
-    later, earlier = pair_ids // n, pair_ids % n
+    later, earlier = found // n, found % n
     keep = later != earlier
     later, earlier = later[keep], earlier[keep]
     similarity = np.empty(len(later))
-    # one matrix while comparing (2 bytes per bin and row, freed after): rows gathered from blocks cost 3x more
+    # rows of one matrix: gathered from blocks they cost three times more (``SignatureStore.consolidate``)
     matrix = store.blocks[0] if len(store.blocks) == 1 else np.concatenate(store.blocks)
     for start in range(0, len(later), 65536):
         stop = start + 65536
