@@ -20,7 +20,7 @@ supplies only the calls and rules that are its own:
   model.model_id``. A subclass gives only the client call (:meth:`~ManagedProvider.chat`).
 * **The estimate skeleton** (:meth:`~ManagedProvider.estimate_spec`): tokens from the provider's
   ``token_counter``, epochs, billed tokens, price from its ``catalog()`` (the model's own price or its
-  size bracket), availability dates; hooks add what differs.
+  size bracket), availability dates (:meth:`~ManagedProvider.availability`); hooks add what differs.
 * **One hook for SDK errors** (:meth:`~ManagedProvider.map_error`): every SDK exception is translated
   once by :class:`ftkit._managed.SdkErrors` (401/403 authentication, 429 rate limit, 404 not found,
   connection errors); the hook may replace the result with a provider-specific error.
@@ -180,8 +180,13 @@ class ManagedProvider(Provider):
             exists=lambda known: self.api.exists(lambda c: self.file_exists(c, known)),
         )
         if file_id is None:
+            from ftkit._progress import report
+
             name = upload_name(role, content_hash)
+            size, task = path.stat().st_size, f"uploading {path.name} to {self.title()}"
+            report(task, 0, size, unit="bytes")  # one SDK call: the bar shows it running, then done
             file_id = self.upload_file(ctx, path, name=name)
+            report(task, size, size, unit="bytes", finished=True)
             ctx.record_upload(self.api.endpoint, content_hash, file_id, name)
             ctx.remember(**{FRESH_UPLOADS: [*ctx.data.get(FRESH_UPLOADS, []), file_id]})
             ctx.log(f"uploaded {path.name} to {self.title()} as {file_id} ({path.stat().st_size} bytes)")
@@ -303,6 +308,14 @@ class ManagedProvider(Provider):
         from ftkit._managed_estimate import estimate_spec
 
         return estimate_spec(cls, spec, counts=counts, today=today)
+
+    @classmethod
+    def availability(cls, model: str, today: date) -> tuple[list[str], list[str]]:
+        """``(errors, warnings)`` about dates that stop ``model`` (default: the catalog's; a provider that knows
+        the service's own dates adds or replaces them)."""
+        from ftkit.estimation.catalog import availability_messages
+
+        return availability_messages(cls.name, model, today)
 
     @classmethod
     def per_example_cap(cls, entry: CatalogModel | None) -> int | None:
