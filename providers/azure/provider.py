@@ -64,8 +64,13 @@ class AzureProvider(OpenAIProvider):
 
     name = PROVIDER
     display_name = "Azure OpenAI"
-    capabilities = OpenAIProvider.capabilities | {Capability.DEPLOY}
+    # listed, not inherited: a verb OpenAI gains is Azure's only once it is checked against Azure
+    # (OpenAI's import and inventory read ``ft:`` model names; Azure's are ``<base>.ft-<job>``)
+    capabilities = frozenset({Capability.SFT, Capability.DPO, Capability.LORA, Capability.CANCEL, Capability.PAUSE,
+                              Capability.RESUME, Capability.GENERATE, Capability.DEPLOY})
     capability_hints: ClassVar[dict[Capability, str]] = {
+        Capability.IMPORT: "not yet for Azure: create jobs through ftkit to track them",
+        Capability.INVENTORY: "not yet for Azure: list jobs in the Foundry portal",
         Capability.MERGE: "Azure keeps the weights; retrain on another provider to own them",
         Capability.DOWNLOAD: "Azure OpenAI does not release fine-tuned weights",
     }
