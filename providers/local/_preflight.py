@@ -97,7 +97,12 @@ def model_problems(spec: JobSpec, *, chat_data: bool | None = None) -> list[str]
         return []  # tokenizer and template come from the GGUF itself; checked with the data in validate()
     path = Path(spec.model).expanduser()
     if not path.is_dir():
-        return []  # a hub id: resolved (cache or hub) when the job starts
+        from ftkit.estimation.modeldir import find_model_dir
+
+        cached = find_model_dir(spec.model)  # a hub id already in the Hugging Face cache: check it the same way
+        if cached is None:
+            return []  # resolved (cache or hub) when the job starts
+        path = cached
     config_file = path / "config.json"
     if not config_file.is_file():
         return [f"model: {path} is not a model folder (no config.json) and holds no .gguf file; pass a saved "
