@@ -221,6 +221,9 @@ class CatalogModel(_Strict):
     encoding: str | None = Field(default=None, description="tiktoken encoding (OpenAI models)")
     tokenizer: str | None = Field(default=None, description="Hugging Face id of the tokenizer to use")
     parameters_b: float | None = Field(default=None, description="billions of parameters (size bracket)")
+    quality_class: Literal["small", "medium", "large"] | None = Field(
+        default=None, description="ftkit's coarse size/quality class, to suggest a replacement of the same class "
+        "on another provider (a judgement from parameters and public benchmarks, noted where it is set)")
     methods: list[str] | None = None
     adapters: list[str] | None = None
     architecture: Architecture | None = None

@@ -101,6 +101,20 @@ class TogetherProvider(ManagedProvider):
             candidates.append(model.removesuffix("-Reference"))
         return candidates
 
+    @classmethod
+    def default_learning_rate(cls, spec: JobSpec) -> float | None:
+        """Together's default when ``learning_rate`` is not sent: 1e-5 (``fine_tuning.create`` in together 3.1.1)."""
+        return 1e-5
+
+    @classmethod
+    def batch_size_range(cls, spec: JobSpec) -> tuple[int | None, int | None]:
+        """The catalog's sourced per-model batch limits for the spec's training type (None where unsourced)."""
+        from ._limits import catalog_limits
+
+        limits = catalog_limits(spec.model)
+        kind = getattr(limits, "full_training" if spec.adapter.value == "full" else "lora_training", None)
+        return getattr(kind, "min_batch_size", None), getattr(kind, "max_batch_size", None)
+
     # -- checks before any side effect --------------------------------------------------------------
 
     @classmethod
