@@ -11,7 +11,6 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from ftkit.data.counting import count_for_estimate
-from ftkit.estimation.catalog import availability_messages
 from ftkit.estimation.types import Estimate, TokenCount
 
 if TYPE_CHECKING:
@@ -100,7 +99,7 @@ def estimate_spec(
                          + ", ".join(f"{k.replace('_', ' ')} ${v:g}" for k, v in inference.items()) + ".")
 
     provider.estimate_checks(spec, counts, catalog, entry, notes, today=today)
-    dated_errors, dated_warnings = availability_messages(provider.name, spec.model, today)
+    dated_errors, dated_warnings = provider.availability(spec.model, today)
     notes.errors += dated_errors
     notes.warnings += dated_warnings
 

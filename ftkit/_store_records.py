@@ -7,7 +7,7 @@ Strict when built (a misspelt field is an error), lenient when :mod:`ftkit.store
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -113,7 +113,19 @@ def status_of(record: JobRecord) -> JobStatus:
         cost_usd=(record.actual or {}).get("cost_usd"),
         error=record.error,
         model_id=record.model_id,
+        model_shutdown=_date_or_none(record.provider_data.get(MODEL_SHUTDOWN_KEY)),
     )
+
+
+#: the ``provider_data`` key under which a provider records when its service stops serving the job's model
+MODEL_SHUTDOWN_KEY = "model_shutdown_date"
+
+
+def _date_or_none(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:  # written by another ftkit or by hand: not a date we can show
+        return None
 
 
 def new_job_id() -> str:

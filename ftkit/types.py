@@ -7,7 +7,7 @@ process that re-attaches see exactly what the original process saw.
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -101,10 +101,21 @@ class JobStatus(_Model):
     cost_usd: float | None = Field(default=None, description="what the provider reports the job cost, in USD")
     error: str | None = None
     model_id: str | None = Field(default=None, description="the trained model's name or path, on success")
+    model_shutdown: date | None = Field(
+        default=None, description="when the provider stops serving the base model and its fine-tunes, in its own "
+                                  "words (a provider records it as provider_data['model_shutdown_date'])")
 
     @property
     def is_terminal(self) -> bool:
         return self.state.is_terminal
+
+    def shutdown_notice(self, today: date | None = None) -> str | None:
+        """``"2027-01-14 (44 days left)"`` when the provider announced a shutdown, else None."""
+        if self.model_shutdown is None:
+            return None
+        days = (self.model_shutdown - (today or date.today())).days
+        left = f"{days} days left" if days >= 0 else f"shut down {-days} days ago"
+        return f"{self.model_shutdown.isoformat()} ({left})"
 
 
 class JobEvent(_Model):

@@ -83,6 +83,7 @@ def show(
         ("trained tokens", f"{status.trained_tokens:,}" if status.trained_tokens is not None else None),
         ("estimated cost", _money((record.estimate or {}).get("cost_usd"))),
         ("reported cost", _money(status.cost_usd)),
+        ("model shuts down", status.shutdown_notice()),
         ("error", status.error),
     ], indent=2)
 

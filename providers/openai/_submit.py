@@ -16,7 +16,7 @@ from ftkit.provider import JobContext
 
 from ._client import PROVIDER, OpenAIApi
 from ._options import JOB_TAG
-from ._winddown import days_left_message, parse_shutdown_date
+from ._winddown import days_left_message, parse_shutdown_date, remember_shutdown
 
 __all__ = ["availability_check", "find_tagged_job", "model_shutdown"]
 
@@ -38,11 +38,13 @@ def availability_check(api: OpenAIApi, ctx: JobContext) -> None:
     """
     from ftkit.estimation.catalog import availability_problems, load_catalog
 
-    shutdown = model_shutdown(api, ctx.spec.model)
-    entry = load_catalog(PROVIDER).find(ctx.spec.model)
-    for problem in availability_problems(PROVIDER, ctx.spec.model, today()):
+    problems = availability_problems(PROVIDER, ctx.spec.model, today())
+    for problem in problems:  # refused before any request is made
         if problem.level == "error" and api.is_official:
             raise ConfigError(problem.message)
+    shutdown = model_shutdown(api, ctx.spec.model)
+    entry = load_catalog(PROVIDER).find(ctx.spec.model)
+    for problem in problems:
         if shutdown is not None and entry is not None and problem.date == entry.retires:
             continue  # the listing's own date (below) replaces the catalog's record of it
         _warn(ctx, problem.message)
@@ -66,7 +68,9 @@ def model_shutdown(api: OpenAIApi, model: str) -> date | None:
                 "gpt-4o-mini-2024-07-18, or one of your ft: models); `ftkit plan` lists what OpenAI fine-tunes."
             ) from e
         raise
-    return parse_shutdown_date(getattr(listed, "shutdown_date", None))
+    shutdown = parse_shutdown_date(getattr(listed, "shutdown_date", None))
+    remember_shutdown(model, shutdown, today())
+    return shutdown
 
 
 def _warn(ctx: JobContext, message: str) -> None:

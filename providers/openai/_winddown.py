@@ -15,13 +15,16 @@ An ineligible organisation gets HTTP 403 ("permission denied") on ``POST /fine_t
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from ftkit._managed import provider_message
 from ftkit.errors import FtkitError, JobCreationClosedError
 
-__all__ = ["WAYS_ON", "days_left_message", "parse_shutdown_date", "refused_create"]
+__all__ = ["WAYS_ON", "days_left_message", "known_shutdown", "listing_availability", "parse_shutdown_date",
+           "refused_create", "remember_shutdown"]
 
 #: where a job OpenAI refuses can go instead
 WAYS_ON = (
@@ -79,3 +82,52 @@ def days_left_message(model: str, shutdown: date, today: date) -> tuple[str, str
                          f"or answers. {WAYS_ON}")
     return "warning", (f"OpenAI's model listing says {model} shuts down on {shutdown.isoformat()} ({days} days "
                        f"left): its fine-tunes stop answering that day. {WAYS_ON}")
+
+
+# -- what the listing said, kept for offline estimates -------------------------------------------------------
+
+
+def _listing_file() -> Path:
+    from ftkit.store import default_home
+
+    return default_home() / "cache" / "openai-model-shutdowns.json"
+
+
+def remember_shutdown(model: str, shutdown: date | None, today: date) -> None:
+    """Keep the listing's ``shutdown_date`` for ``model`` (read ``today``), so offline estimates use it."""
+    path = _listing_file()
+    try:
+        known = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        known = {}  # a damaged cache is rebuilt: it only repeats what the listing says
+    known[model] = {"shutdown_date": shutdown.isoformat() if shutdown else None, "read_on": today.isoformat()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(known, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
+
+
+def known_shutdown(model: str) -> tuple[date, date] | None:
+    """``(shutdown date, day it was read)`` from the last listing ftkit read for ``model``, if any."""
+    try:
+        entry = json.loads(_listing_file().read_text(encoding="utf-8")).get(model) or {}
+        shutdown = parse_shutdown_date(entry.get("shutdown_date"))
+        return (shutdown, date.fromisoformat(entry["read_on"])) if shutdown else None
+    except (OSError, ValueError, KeyError, AttributeError):
+        return None
+
+
+def listing_availability(model: str, today: date, catalog_retires: date | None,
+                         errors: list[str], warnings: list[str]) -> tuple[list[str], list[str]]:
+    """The catalog's ``(errors, warnings)`` with the listing's shutdown date in place of the catalog's record."""
+    known = known_shutdown(model)
+    if known is None:
+        return errors, warnings
+    shutdown, read_on = known
+    if catalog_retires is not None:
+        stamp = catalog_retires.isoformat()
+        errors = [m for m in errors if not ("retire" in m and stamp in m)]
+        warnings = [m for m in warnings if not ("retire" in m and stamp in m)]
+    level, message = days_left_message(model, shutdown, today)
+    message += f" (listing read {read_on.isoformat()})"
+    return ([*errors, message], warnings) if level == "error" else (errors, [*warnings, message])

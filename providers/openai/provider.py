@@ -13,6 +13,7 @@ Existing jobs and fine-tuned models keep working through ftkit until their base 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ftkit._retry import RetryPolicy
@@ -28,7 +29,7 @@ from ._options import OpenAIOptions
 from ._request import job_request, spec_problems
 from ._status import EVENTS_PAGE_SIZE, chronological_events, job_status, latest_step, parse_metrics_csv
 from ._submit import availability_check, find_tagged_job
-from ._winddown import refused_create
+from ._winddown import listing_availability, refused_create
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -114,6 +115,13 @@ class OpenAIProvider(ManagedProvider):
         except ValueError:
             return problems  # already reported by the base class
         return problems + spec_problems(spec, options)
+
+    @classmethod
+    def availability(cls, model: str, today: date) -> tuple[list[str], list[str]]:
+        """The catalog's dates, with the shutdown date OpenAI's model listing gave when ftkit last read it."""
+        errors, warnings = super().availability(model, today)
+        entry = cls.catalog().find(model)
+        return listing_availability(model, today, entry.retires if entry else None, errors, warnings)
 
     @classmethod
     def per_example_cap(cls, entry: CatalogModel | None) -> int | None:

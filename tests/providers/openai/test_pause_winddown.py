@@ -144,3 +144,32 @@ def test_the_listings_shutdown_date_is_warned_about_with_days_left(emulator: Ope
     assert any("model listing says gpt-4o-mini-2024-07-18 shuts down on 2027-01-14" in w and "days left" in w
                for w in warnings), warnings
     assert job.record.provider_data["model_shutdown_date"] == "2027-01-14"
+
+
+def test_the_listings_date_feeds_offline_estimates_and_jobs_show(emulator: OpenAIEmulator, make_job, capsys,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import date
+
+    from ftkit.cli import main
+    from ftkit.providers.openai import _winddown
+
+    job = make_job()
+    job.start()
+    # ftkit jobs show: the status carries the listing's date with the days left
+    status = job.status()
+    assert status.model_shutdown == date(2027, 1, 14)
+    assert status.shutdown_notice(date(2026, 12, 1)) == "2027-01-14 (44 days left)"
+    capsys.readouterr()
+    code = main(["jobs", "show", job.id, "--api-key", emulator.api_key, "--base-url", emulator.base_url])
+    shown = capsys.readouterr().out
+    assert code == 0, shown
+    assert "model shuts down" in shown and "2027-01-14" in shown and "days left" in shown
+    # estimate (offline): the listing's word replaces the catalog's record of the same date
+    estimate = job.estimate()
+    listed = [w for w in estimate.warnings if "model listing says" in w]
+    assert len(listed) == 1 and "listing read" in listed[0]
+    assert not any("retires on 2027-01-14" in w for w in estimate.warnings)
+    # a later listing that moves the date wins over the catalog
+    monkeypatch.setattr(_winddown, "known_shutdown", lambda model: (date(2026, 12, 20), date(2026, 12, 1)))
+    moved = job.estimate()
+    assert any("shuts down on 2026-12-20" in w for w in moved.warnings)
