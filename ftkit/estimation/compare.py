@@ -156,10 +156,12 @@ def plan(
 # -- inference break-even -------------------------------------------------------------------------------
 
 
-def _per_token_provider(model: str) -> str:
-    """The installed managed provider whose catalog prices ``model``'s fine-tuned inference per token."""
+def _per_token_providers(model: str) -> list[str]:
+    """Installed managed providers whose catalog prices ``model``'s fine-tuned inference per token, those
+    serving it per token alone first (a deployment's hourly fee is not part of this comparison)."""
     from ftkit.registry import available_providers, get_provider
 
+    found = []
     for name in available_providers():
         try:
             cls = get_provider(name)
@@ -167,11 +169,13 @@ def _per_token_provider(model: str) -> str:
         except ConfigError:
             continue
         if entry is not None and {"input", "output"} <= set(entry.inference_prices()):
-            return name
-    raise ConfigError(
-        f"No installed provider's catalog prices fine-tuned {model!r} per token; pass managed_provider= "
-        "(CLI: --managed-provider) naming the catalog that does, or choose a model billed per token."
-    )
+            found.append((_HOSTING_ORDER.get(cls.hosting.value, 9), name))
+    if not found:
+        raise ConfigError(
+            f"No installed provider's catalog prices fine-tuned {model!r} per token; pass managed_provider= "
+            "(CLI: --managed-provider) naming the catalog that does, or choose a model billed per token."
+        )
+    return [name for _, name in sorted(found)]
 
 
 class Breakeven(BaseModel):
@@ -226,7 +230,9 @@ def breakeven(
 
     if not 0 <= output_share <= 1:
         raise ConfigError(f"output_share must be between 0 and 1, got {output_share}.")
-    managed_provider = managed_provider or _per_token_provider(managed_model)
+    also: list[str] = []
+    if managed_provider is None:
+        managed_provider, *also = _per_token_providers(managed_model)
     entry = load_catalog(managed_provider).model(managed_model)
     prices = entry.inference_prices()
     if "input" not in prices or "output" not in prices:
@@ -240,11 +246,14 @@ def breakeven(
     card = find_gpu(gpu)
     hourly = card.price.usd_per_hour or 0.0
     assumptions = [
-        f"Managed: {entry.name} fine-tuned at ${prices['input']:g} in / ${prices['output']:g} out per 1M tokens, "
+        f"Managed: {entry.name} on {managed_provider}, fine-tuned at ${prices['input']:g} in / ${prices['output']:g} out per 1M tokens, "
         f"{output_share:.0%} of tokens are output: ${blended:.3f} per 1M blended "
         f"({entry.inference_input.cite() if entry.inference_input else entry.source}).",
         f"Self-hosted: {card.name} always on, {hours_per_month:g} h/month at ${hourly:g}/h ({card.price.cite()}).",
     ]
+    if also:
+        assumptions.append(f"Managed prices from the {managed_provider} catalog; {', '.join(also)} also price "
+                           f"{entry.name}: pass managed_provider= (--managed-provider) to compare with it instead.")
     if throughput_tokens_per_s is None:
         arch, where = find_architecture(self_hosted_model)
         if arch is None:
