@@ -17,11 +17,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ftkit.errors import ProviderError
-from ftkit.types import JobEvent
+from ftkit.types import EventPage, JobEvent
 
 from ._client import TogetherApi
 
-__all__ = ["fetch_metric_rows", "final_metrics", "loss_curves", "metric_events"]
+__all__ = ["fetch_metric_rows", "final_metrics", "loss_curves", "merged_page", "metric_events"]
 
 _NAMES = {("train", "loss"): "train_loss", ("eval", "loss"): "eval_loss"}
 _SKIP = {"global_step"}
@@ -105,3 +105,42 @@ def final_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
     for event in metric_events(rows):
         final.update(event.metrics)
     return final
+
+
+def _progress(cursor: str | None) -> tuple[str | None, int, int]:
+    """``"<event cursor>|<train step>|<eval step>"`` (an older plain event cursor: metrics from the start)."""
+    if cursor is None or cursor.count("|") != 2:
+        return cursor, 0, 0
+    events, train, evals = cursor.split("|")
+    return events or None, int(train or 0), int(evals or 0)
+
+
+def merged_page(events: list[JobEvent], metrics: list[JobEvent], after: str | None, *, size: int) -> EventPage:
+    """One page of job events and metrics events after ``after``, oldest first.
+
+    The two come from separate calls, each read at its own moment, so one position in a merged list
+    cannot serve as the cursor (a row read by one call may belong before what the other already
+    returned). The cursor keeps one position per stream instead: the last job event's id and the last
+    training and evaluation steps. Nothing is skipped; the store drops anything seen twice.
+
+    >>> from datetime import datetime, timezone
+    >>> at = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    >>> rows = metric_events([{"timestamp": 1, "train/global_step": 1, "train/loss": 2.0},
+    ...                       {"timestamp": 2, "train/global_step": 2, "train/loss": 1.5}])
+    >>> first = merged_page([], rows[:1], None, size=10)
+    >>> [e.id for e in merged_page([], rows, first.cursor, size=10).events]
+    ['tg-metrics-train-2']
+    """
+    from ._status import event_page
+
+    event_cursor, train_done, eval_done = _progress(after)
+    page = event_page(events, event_cursor, size=size)
+    done = {"train": train_done, "eval": eval_done}
+    candidates = [m for m in metrics if m.step is not None and m.step > done[m.id.split("-")[2]]]
+    fresh = candidates[:size]
+    for m in fresh:
+        kind = m.id.split("-")[2]
+        done[kind] = max(done[kind], int(m.step or 0))
+    more = page.has_more or len(candidates) > size
+    chunk = sorted(page.events + fresh, key=lambda e: e.time)  # stable: Together's own order within an instant
+    return EventPage(events=chunk, cursor=f"{page.cursor or ''}|{done['train']}|{done['eval']}", has_more=more)

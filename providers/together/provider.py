@@ -29,11 +29,11 @@ from . import _deploy
 from ._client import PROVIDER, TogetherApi
 from ._download import DownloadKind, extract_tar_zst
 from ._limits import catalog_limits, limit_problems
-from ._metrics import fetch_metric_rows, final_metrics, loss_curves, metric_events
+from ._metrics import fetch_metric_rows, final_metrics, loss_curves, merged_page, metric_events
 from ._options import TogetherOptions
 from ._quote import ApiQuote, ensure_allowed, quote_line, read_quote
 from ._request import WANDB_KEY_ENV, spec_problems
-from ._status import event_page, failure_message, map_state, normalise_events, parse_time, raw_value
+from ._status import EVENTS_PAGE_SIZE, failure_message, map_state, normalise_events, parse_time, raw_value
 from ._stream import stream_to_file
 from ._submit import create_job, fetch_limits, find_job
 from ._upload import upload_file, wait_until_processed
@@ -226,9 +226,8 @@ class TogetherProvider(ManagedProvider):
             return EventPage(cursor=after)
         events = self._events(ctx)
         total = next((e.total_steps for e in reversed(events) if e.total_steps), None)
-        merged = events + metric_events(fetch_metric_rows(self.api, ctx.remote_id), total_steps=total)
-        merged.sort(key=lambda e: e.time)  # stable: Together's own order within one instant
-        return event_page(merged, after)
+        metrics = metric_events(fetch_metric_rows(self.api, ctx.remote_id), total_steps=total)
+        return merged_page(events, metrics, after, size=EVENTS_PAGE_SIZE)
 
     def cancel(self, ctx: JobContext) -> JobStatus:
         remote_id = self._remote_id(ctx)

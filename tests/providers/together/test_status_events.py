@@ -81,3 +81,18 @@ def test_pages_follow_the_cursor_without_repeats() -> None:
     assert not rest.has_more
     assert [e.id for e in first.events + rest.events] == [e.id for e in events]
     assert event_page(events, rest.cursor).events == []
+
+
+def test_metrics_and_events_read_at_different_moments_are_never_skipped() -> None:
+    from ftkit.providers.together._metrics import merged_page, metric_events
+
+    raw = [{"created_at": "2026-12-01T10:00:01.000Z", "type": "training_start", "message": "Training started"},
+           {"created_at": "2026-12-01T10:00:02.000Z", "type": "epoch_complete", "message": "Epoch completed, at step 1",
+            "step": 1}]  # fmt: skip
+    rows = [{"timestamp": 1_796_119_202_000_000_500, "train/global_step": 1, "train/loss": 1.0}]
+    # the metrics call ran a moment after the events call: it already has step 1, the events list not yet
+    first = merged_page(normalise_events(raw[:1]), metric_events(rows), None, size=200)
+    assert [e.type for e in first.events] == ["training_start", "metrics"]
+    second = merged_page(normalise_events(raw), metric_events(rows), first.cursor, size=200)
+    assert [e.type for e in second.events] == ["epoch_complete"]  # earlier than the metric, still delivered
+    assert merged_page(normalise_events(raw), metric_events(rows), second.cursor, size=200).events == []
