@@ -245,8 +245,10 @@ def plan(
     wide: bool = WIDE,
     json_out: bool = _JSON,
 ) -> None:
-    """One table comparing providers (and every GPU on your own hardware): cost, memory fit, tokens, time,
-    epochs, billed tokens, with warnings and assumptions as footnotes."""
+    """Compare providers (and every GPU of your own) for the same data: cost, fit, tokens, time and notes.
+
+    With no --target, each installed provider's recommended model (its catalog's default_model) is planned.
+    """
     from ftkit.errors import ConfigError
     from ftkit.estimation.compare import breakeven
     from ftkit.estimation.compare import plan as make_plan
