@@ -42,13 +42,7 @@ def duplicate_issues(scans: list[FileScan], threshold: float) -> dict[str, list[
     is_first = first[group] == np.arange(len(hashes))
     copied = np.flatnonzero(np.isin(group, group[~is_first]))  # rows of every group with two or more rows
     _exact(out, scans, file_of, lines, group, copied)
-    blocks: list[np.ndarray] = []
-    for scan in scans:  # the scans hand their signatures over (nothing reads them after this)
-        blocks += scan.signatures.blocks
-        scan.signatures = SignatureStore([])
-    signatures = SignatureStore(blocks)
-    del blocks
-    signatures.consolidate()
+    signatures = SignatureStore([block for s in scans for block in s.signatures.blocks])
     key_blocks = [block for s in scans for block in s.band_keys]
     keys = np.concatenate(key_blocks) if key_blocks else None  # computed by the workers, block by block
     if keys is not None and len(keys) != len(hashes):

@@ -19,6 +19,7 @@ per example) and are kept when their estimated Jaccard similarity reaches the th
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 
@@ -233,22 +234,33 @@ class SignatureStore:
     def __len__(self) -> int:
         return int(self.starts[-1])
 
-    def consolidate(self) -> None:
-        """Copy the blocks into one matrix, freeing each block once copied (peak memory: one block more)."""
-        if len(self.blocks) <= 1:
-            return
-        matrix = np.empty((len(self), self.num_perm), np.uint16)
-        blocks, self.blocks = self.blocks, []
-        for k in range(len(blocks)):
-            matrix[self.starts[k] : self.starts[k + 1]] = blocks[k]
-            blocks[k] = None  # type: ignore[call-overload]
-        self.blocks = [matrix]
-        self.starts = np.asarray([0, len(matrix)])
-
     def column(self, j: int) -> np.ndarray:
         if not self.blocks:
             return np.zeros(0, np.uint16)
         return np.concatenate([b[:, j] for b in self.blocks])
+
+    def similarity(self, a: np.ndarray, b: np.ndarray, group: int = 16384) -> np.ndarray:
+        """The share of equal bins of rows ``a[i]`` and ``b[i]`` (global indices).
+
+        Pairs are compared by pair of blocks, each block's rows gathered from that block alone (small and
+        contiguous, so cheap to read), a few thousand pairs at a time.
+        """
+        out = np.empty(len(a))
+        if not len(a):
+            return out
+        starts = self.starts
+        block_a = np.searchsorted(starts, a, side="right") - 1
+        block_b = np.searchsorted(starts, b, side="right") - 1
+        order = np.argsort(block_a * len(self.blocks) + block_b, kind="stable")
+        pair_of_blocks = (block_a * len(self.blocks) + block_b)[order]
+        cuts = np.concatenate(([0], np.flatnonzero(np.diff(pair_of_blocks)) + 1, [len(order)]))
+        for lo, hi in itertools.pairwise(cuts.tolist()):
+            ka, kb = int(block_a[order[lo]]), int(block_b[order[lo]])
+            for start in range(lo, hi, group):
+                rows = order[start : min(hi, start + group)]
+                equal = self.blocks[ka][a[rows] - starts[ka]] == self.blocks[kb][b[rows] - starts[kb]]
+                out[rows] = np.count_nonzero(equal, axis=1) / self.num_perm
+        return out
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         """The signatures of ``rows`` (global indices), in that order."""
@@ -342,13 +354,6 @@ def near_duplicate_pairs(
     later, earlier = found // n, found % n
     keep = later != earlier
     later, earlier = later[keep], earlier[keep]
-    similarity = np.empty(len(later))
-    # rows of one matrix: gathered from blocks they cost three times more (``SignatureStore.consolidate``)
-    matrix = store.blocks[0] if len(store.blocks) == 1 else np.concatenate(store.blocks)
-    for start in range(0, len(later), 65536):
-        stop = start + 65536
-        equal = matrix[later[start:stop]] == matrix[earlier[start:stop]]
-        similarity[start:stop] = np.count_nonzero(equal, axis=1) / store.num_perm  # the share of equal bins
-    del matrix
+    similarity = store.similarity(later, earlier)
     close = similarity >= threshold - 1e-9
     return later[close], earlier[close], similarity[close]
