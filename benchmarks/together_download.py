@@ -5,9 +5,9 @@ only the client's allocations are measured (tracemalloc peak, Python objects: th
 
 1. Baseline: ``client.fine_tuning.content(...).write_to_file(path)``, what ftkit did before (the whole
    archive read into memory first).
-2. ftkit: ``stream_to_file`` (``with_streaming_response`` in 1 MiB chunks, HTTP Range resume).
-3. Resume: the first request is dropped half-way is not scriptable, so a part file holding the first half is
-   left on disk and the bytes fetched again are counted. Target: peak under 5% of the archive (2), and under
+2. ftkit: ``stream_to_file`` (``with_streaming_response`` in 256 KiB chunks, HTTP Range resume).
+3. Resume: a part file holding the first half of the archive is left on disk (as a download cut off half-way
+   leaves it) and the bytes fetched again are counted. Target: peak under 5% of the archive (2), and under
    55% of the archive re-fetched on resume (3).
 
 Run: .venv/bin/python benchmarks/together_download.py [--mb 64]
