@@ -2,9 +2,9 @@
 
 ``client.fine_tuning.with_streaming_response.content(...)`` reads the body in chunks (the SDK's own advice,
 ``together/_response.py``), written to ``<dest>.part`` as they arrive, 256 KiB at a time. After a dropped
-connection, a 5xx or a 429 the download continues from the bytes already on disk with ``Range: bytes=<size>-`` (what ``tg ft
-download`` does); a server that ignores the range (200 instead of 206) restarts the file from zero, so a
-resumed file is never corrupt. A merged 70B model is about 140 GB: memory stays at one chunk.
+connection, a 5xx or a 429 the download continues from the bytes already on disk with
+``Range: bytes=<size>-`` (what ``tg ft download`` does); a server that ignores the range (200 instead of 206)
+restarts the file from zero, so a resumed file is never corrupt. A merged 70B model is about 140 GB: memory stays at one chunk.
 
 Together publishes no checksum for the archive, so ftkit checks the size against ``Content-Range`` /
 ``Content-Length`` and records the SHA-256 of what it received (``model.info["weights_sha256"]``), which a
