@@ -28,7 +28,7 @@ app = typer.Typer(
 )
 
 # Command modules, in help order; each has register(app).
-_COMMAND_MODULES = ("_data", "_estimate", "_train", "_jobs", "_models", "_deployments", "_eval", "_providers")
+_COMMAND_MODULES = ("_data", "_estimate", "_train", "_jobs", "_models", "_deployments", "_eval", "_migrate", "_providers")
 
 
 @functools.cache

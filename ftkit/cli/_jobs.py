@@ -160,6 +160,29 @@ def resume(
     follow_to_end(job, json_out=json_out)
 
 
+def import_job(
+    provider: str = typer.Argument(..., help="The provider the job was made on (e.g. openai)."),
+    remote_id: str = typer.Argument(..., help="The provider's job id (e.g. ftjob-...)."),
+    json_out: bool = JSON,
+    api_key: str | None = API_KEY,
+    base_url: str | None = BASE_URL,
+) -> None:
+    """Bring a job made outside ftkit into the store (once); then show, events, wait work on it."""
+    from ftkit.job import FineTuneJob
+
+    connection = {k: v for k, v in {"api_key": api_key, "base_url": base_url}.items() if v is not None}
+    job = FineTuneJob.import_remote(provider, remote_id, **connection)
+    status = job.status()
+    if json_out:
+        print_json({"status": status.model_dump(mode="json"), "spec": job.record.spec})
+        return
+    _print_state(status)
+    spec = job.spec
+    print_facts(console(), [("model", show_model(spec.model)), ("trained model", show_model(status.model_id)),
+                            ("epochs", spec.epochs), ("batch size", spec.batch_size),
+                            ("options", ", ".join(f"{k}={v}" for k, v in spec.options.items()) or None)], indent=2)
+
+
 def _print_state(status) -> None:  # type: ignore[no-untyped-def]
     from rich.text import Text
 
@@ -214,6 +237,6 @@ def _money(value: float | None) -> str | None:
 
 def register(app: typer.Typer) -> None:
     for name, command in (("list", list_jobs), ("show", show), ("events", events), ("wait", wait),
-                          ("cancel", cancel), ("pause", pause), ("resume", resume)):
+                          ("cancel", cancel), ("pause", pause), ("resume", resume), ("import", import_job)):
         jobs_app.command(name)(command)
     app.add_typer(jobs_app, name="jobs")
