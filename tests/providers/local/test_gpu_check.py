@@ -13,10 +13,10 @@ import pytest
 pytestmark = pytest.mark.slow
 
 SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "gpu_check.py"
-EXPECTED = {"environment", "sft_lora_bf16", "sft_lora_fp16", "sft_qlora_bf16", "sft_qlora_fp16", "sft_full_bf16",
+EXPECTED = {"environment", "sft_lora_bf16", "sft_lora_fp16", "sft_lora_dropout_0.05", "sft_qlora_bf16", "sft_qlora_fp16", "sft_full_bf16",
             "sft_full_fp16", "dpo_lora", "sft_lora_packing_sdpa", "sft_lora_packing_flex", "sft_lora_padding_free",
             "sft_full_adamw_8bit", "merge_paths", "end_to_end_job", "reduce_gloo"}
-CUDA_ONLY = {"sft_lora_fp16", "sft_qlora_fp16", "sft_full_fp16", "sft_lora_packing_flex", "sft_full_adamw_8bit"}
+CUDA_ONLY = {"sft_lora_fp16", "sft_lora_dropout_0.05", "sft_qlora_fp16", "sft_full_fp16", "sft_lora_packing_flex", "sft_full_adamw_8bit"}
 
 
 def test_gpu_check_smoke_mode_passes_on_cpu(tmp_path):
