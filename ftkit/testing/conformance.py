@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,6 +40,7 @@ from ftkit.errors import (
     DatasetError,
     JobCancelledError,
     JobNotFoundError,
+    JobPausedError,
     JobStateError,
     RateLimitError,
     UnsupportedCapabilityError,
@@ -67,6 +69,7 @@ def requires(*capabilities: Capability) -> Callable[[Callable[..., Any]], Callab
 #: every optional verb and how the suite calls it on a finished job / its model, to check the guard
 _VERBS: dict[Capability, Callable[[FineTuneJob, TrainedModel, Path], Any]] = {
     Capability.CANCEL: lambda job, model, tmp: job.cancel(),
+    Capability.PAUSE: lambda job, model, tmp: job.pause(),
     Capability.RESUME: lambda job, model, tmp: job.resume(),
     Capability.GENERATE: lambda job, model, tmp: model.generate(["hi"]),
     Capability.LOSS: lambda job, model, tmp: model.loss([{"prompt": "a", "completion": "b"}]),
@@ -109,6 +112,10 @@ class ProviderHarness:
     def slow_job_kwargs(self) -> dict[str, Any]:
         """Arguments for a job that runs long enough to be cancelled mid-way."""
         return self.job_kwargs()
+
+    def pausable_job_kwargs(self) -> dict[str, Any]:
+        """Arguments for a job that runs long enough to be paused mid-way and still ends within ``timeout``."""
+        return self.slow_job_kwargs()
 
     def train_data(self) -> list[dict[str, Any]]:
         """The training examples for the quick job (default: a 16-example colour task)."""
@@ -350,6 +357,24 @@ class ProviderConformance:
         with pytest.raises(JobCancelledError):
             job.wait(timeout=harness.timeout)
         assert job.status().state is JobState.CANCELLED
+
+    @requires(Capability.PAUSE, Capability.RESUME)
+    def test_pause_hands_wait_back_and_resume_finishes_the_job(self, harness: ProviderHarness,
+                                                               store: JobStore) -> None:
+        # a paused job never ends by itself: wait() must return at the first poll that sees it paused
+        job = self.make_job(harness, store, **harness.pausable_job_kwargs())
+        job.start()
+        deadline = time.monotonic() + harness.timeout
+        while (state := job.status().state) is not JobState.RUNNING:
+            assert not state.is_terminal and time.monotonic() < deadline, f"never ran: {state}"
+            time.sleep(0.01)
+        assert job.pause().state is JobState.PAUSED
+        with pytest.raises(JobPausedError, match="resume"):
+            job.wait(timeout=harness.timeout)
+        assert job.status().state is JobState.PAUSED
+        job.resume()
+        assert job.wait(timeout=harness.timeout).model_id
+        assert job.status().state is JobState.SUCCEEDED
 
     def test_bad_credentials_are_reported(self, harness: ProviderHarness, store: JobStore) -> None:
         overrides = harness.bad_credentials()

@@ -19,3 +19,6 @@ class Harness(ProviderHarness):
 
     def slow_job_kwargs(self) -> dict[str, Any]:
         return {**self.job_kwargs(), "options": {"steps": 10_000}}
+
+    def pausable_job_kwargs(self) -> dict[str, Any]:
+        return {**self.job_kwargs(), "options": {"steps": 50}}  # one step per status read

@@ -26,10 +26,11 @@ Behaviours the API reference does not document, and what the emulator assumes (e
 
 * pause (``POST /fine_tuning/jobs/{id}/pause``, in the SDK and the API reference, w3cschool mirror of
   developers.openai.com 2026-11-10): accepted for a ``running`` or ``queued`` job; the job reads ``pausing``
-  for :data:`PAUSING_SECONDS` emulated seconds, then ``paused``, and its clock stops; pausing a pausing or
-  paused job, or resuming one that is not paused, is a 400 ``invalid_state`` (**assumption**: the same
-  answer the service gives a cancel of an ended job). Resume restarts the clock where it stopped and the
-  job reads ``running`` again (**assumption**: the reference names no intermediate status). Both log a
+  for :data:`PAUSING_SECONDS` emulated seconds, then ``paused``; its clock stops at the pause. Pausing a
+  pausing or paused job, or resuming one that is neither, is a 400 ``invalid_state`` (**assumption**: the
+  same answer the service gives a cancel of an ended job). Resume (of a ``pausing`` job too:
+  **assumption**, the reference only says "resume a paused job") restarts the clock where it stopped and
+  the job reads ``running`` again (**assumption**: the reference names no intermediate status). Both log a
   ``message`` event (**assumption**: wording).
 * wind-down (OpenAI deprecations page, notice 2026-05-07; ed-donner/llm_engineering#3258, 2026-05-26):
   ``jobs.create`` answers 403 for an ineligible organisation; the body's wording is an **assumption**
@@ -382,7 +383,7 @@ class OpenAIEmulator(FilesEndpoints, EmulatorServer):
     def _resume_job(self, request: Request) -> Any:
         job = self._get_job(request.params["job_id"])
         status = self._job_view(job)["status"]
-        if status != "paused" or job.paused_at is None:
+        if status not in ("pausing", "paused") or job.paused_at is None:
             raise invalid(f"Job is {status} and cannot be resumed.", code="invalid_state")
         job.pauses[-1][1] = self.clock.now()
         self.record("resume", job_id=job.obj["id"])
