@@ -38,6 +38,17 @@ Behaviours the API reference does not document, and what the emulator assumes (e
 * data rules: the per-example cap and content rules follow the cookbook's format checks
   (``Chat_finetuning_data_prep.ipynb``) and the fine-tuning input schema of the OpenAPI spec; the error
   wording is an **assumption** (the service's own texts vary).
+* the schedule (:mod:`ftkit.providers.openai.testing._jobs`): status order ``validating_files -> queued ->
+  running -> succeeded`` and the error object on ``failed`` are documented (SDK ``FineTuningJob``); how long
+  each stage takes, the event messages, one checkpoint per epoch (**assumption**: the service is said to keep
+  only the last few; review-managed.md O14), ``n_epochs="auto"`` resolved by the cookbook's rule and
+  ``batch_size="auto"`` as examples // 50 (**assumptions**: OpenAI publishes neither), an "auto"
+  ``learning_rate_multiplier`` reported as 1.8 and DPO ``beta`` as 0.1 (**assumptions**, values seen in
+  users' job listings), ``trained_tokens`` = tokens x epochs (the cookbook's billing rule), and the result
+  CSV's columns (reference notes section 6) are the emulator's own choices.
+* tokens are counted with ``o200k_base`` by the cookbook formula (**assumption**: OpenAI calls its count
+  approximate and publishes no exact rule); the job's ``suffix`` is not echoed on reads (**assumption**:
+  the SDK's ``FineTuningJob`` has no ``suffix`` field).
 
 See :mod:`ftkit.providers.openai.testing._jobs` for how emulated models answer chat completions.
 """
