@@ -27,5 +27,6 @@ class FireworksOptions(ProviderOptions):
     region: str | None = Field(default=None, description="training region, e.g. 'US_VIRGINIA_1'")
     warm_start_from: str | None = Field(
         default=None, description="continue training a LoRA addon (accounts/<a>/models/<m>) instead of the base model")
+    beta: float | None = Field(default=None, gt=0, description="DPO only: KL penalty (lossConfig.klBeta)")
     wandb_project: str | None = Field(default=None, description="log to this W&B project (key from WANDB_API_KEY)")
     wandb_entity: str | None = Field(default=None, description="W&B team or user")

@@ -14,7 +14,7 @@ from typing import Any
 
 from ftkit.types import JobEvent, JobState, JobStatus
 
-__all__ = ["STATES", "job_status", "map_state", "metrics_events", "parse_metrics", "raw_state"]
+__all__ = ["STATES", "job_setting", "job_status", "map_state", "metrics_events", "parse_metrics", "raw_state"]
 
 #: every ``JOB_STATE_*`` of the SDK's Literal; anything else (a newer state) counts as running
 STATES: dict[str, JobState] = {
@@ -37,6 +37,12 @@ STATES: dict[str, JobState] = {
     "JOB_STATE_DELETING": JobState.CANCELLED,
     "JOB_STATE_DELETING_CLEANING_UP": JobState.CANCELLED,
 }
+
+
+def job_setting(job: Any, name: str) -> Any:
+    """A training setting of either job kind: on the job itself (SFT) or in its ``training_config`` (DPO)."""
+    value = getattr(job, name, None)
+    return value if value is not None else getattr(getattr(job, "training_config", None), name, None)
 
 
 def raw_state(job: Any) -> str:
@@ -76,7 +82,7 @@ def job_status(job: Any, *, job_id: str, provider: str, price_per_m_usd: float |
         trained_tokens=tokens,
         cost_usd=cost,
         error=error,
-        model_id=getattr(job, "output_model", None) if state is JobState.SUCCEEDED else None,
+        model_id=job_setting(job, "output_model") if state is JobState.SUCCEEDED else None,
     )
 
 
@@ -107,7 +113,7 @@ def metrics_events(job: Any, metrics: list[dict[str, Any]]) -> list[JobEvent]:
     created: datetime | None = getattr(job, "create_time", None)
     if created is None:
         return []
-    events = [JobEvent(id="created", time=created, message=f"created on {getattr(job, 'base_model', None) or 'a warm start'}",
+    events = [JobEvent(id="created", time=created, message=f"created on {job_setting(job, 'base_model') or 'a warm start'}",
                        type="status")]  # fmt: skip
     # finished jobs spread steps up to their end, so a second read of a finished job's log is identical
     updated: datetime = getattr(job, "completed_time", None) or getattr(job, "update_time", None) or created

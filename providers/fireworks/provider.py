@@ -39,11 +39,12 @@ from ._request import (
     WANDB_KEY_ENV,
     base_model_name,
     create_kwargs,
+    dpo_create_kwargs,
     output_model_id,
     remote_job_id,
     spec_problems,
 )
-from ._status import job_status, map_state, metrics_events, parse_metrics, raw_state
+from ._status import job_setting, job_status, map_state, metrics_events, parse_metrics, raw_state
 from ._upload import dataset_id_for, upload_dataset, wait_ready
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class FireworksProvider(ManagedProvider):
 
     name = PROVIDER
     display_name = "Fireworks"
-    capabilities = frozenset({Capability.SFT, Capability.LORA, Capability.CANCEL, Capability.RESUME,
+    capabilities = frozenset({Capability.SFT, Capability.DPO, Capability.LORA, Capability.CANCEL, Capability.RESUME,
                               Capability.GENERATE, Capability.DEPLOY, Capability.DOWNLOAD})  # fmt: skip
     supported_settings = frozenset({"epochs", "learning_rate", "batch_size", "lora_r", "max_seq_length", "suffix"})
     setting_hints: ClassVar[dict[str, str]] = {
@@ -155,19 +156,23 @@ class FireworksProvider(ManagedProvider):
 
     def create_job(self, client: Any, ctx: JobContext, files: dict[str, str | None], prepared: Any) -> Any:
         output = self.api.name("models", output_model_id(ctx.spec, ctx.job_id))
-        kwargs = create_kwargs(ctx.spec, prepared, job_id=ctx.job_id, dataset=files["training_file"] or "",
-                               evaluation_dataset=files["validation_file"], output_model=output)  # fmt: skip
+        dataset = files["training_file"] or ""
+        if ctx.spec.method.value == "dpo":
+            kwargs = dpo_create_kwargs(ctx.spec, prepared, job_id=ctx.job_id, dataset=dataset, output_model=output)
+        else:
+            kwargs = create_kwargs(ctx.spec, prepared, job_id=ctx.job_id, dataset=dataset,
+                                   evaluation_dataset=files["validation_file"], output_model=output)  # fmt: skip
         try:
-            return client.supervised_fine_tuning_jobs.create(**kwargs)
+            return _jobs(client, ctx).create(**kwargs)
         except Exception as e:  # an earlier attempt made it and its answer was lost: adopt that job
             if getattr(e, "status_code", None) == 409:
-                return client.supervised_fine_tuning_jobs.get(kwargs["supervised_fine_tuning_job_id"])
+                return _jobs(client, ctx).get(remote_job_id(ctx.job_id))
             raise
 
     def find_job(self, client: Any, ctx: JobContext) -> Any | None:
         """The job by the id ftkit chose for it (Fireworks takes client-chosen job ids)."""
         try:
-            return client.supervised_fine_tuning_jobs.get(remote_job_id(ctx.job_id))
+            return _jobs(client, ctx).get(remote_job_id(ctx.job_id))
         except Exception as e:
             if getattr(e, "status_code", None) == 404:
                 return None
@@ -175,6 +180,10 @@ class FireworksProvider(ManagedProvider):
 
     def retrieve_job(self, client: Any, remote_id: str) -> Any:
         return client.supervised_fine_tuning_jobs.get(remote_id)
+
+    def retrieve(self, ctx: JobContext, remote_id: str) -> Any:
+        """The job from the collection its method lives in (``supervisedFineTuningJobs`` or ``dpoJobs``)."""
+        return self.api.safe(lambda c: _jobs(c, ctx).get(remote_id), not_found=self._not_found(ctx))
 
     def remote_id_of(self, job: Any) -> str:
         return str(job.name).rsplit("/", 1)[-1]
@@ -194,7 +203,7 @@ class FireworksProvider(ManagedProvider):
     def map_error(self, exc: BaseException, error: FtkitError) -> FtkitError:
         request = getattr(exc, "request", None)
         creating = request is not None and request.method == "POST" and \
-            str(request.url.path).endswith("/supervisedFineTuningJobs")
+            str(request.url.path).endswith(("/supervisedFineTuningJobs", "/dpoJobs"))
         if creating and getattr(exc, "status_code", None) == 400:  # refused for good: a model or value it rejects
             return UnsupportedSettingError(PROVIDER, [str(error)])
         return error
@@ -222,7 +231,7 @@ class FireworksProvider(ManagedProvider):
             raise JobStateError(f"Job {ctx.job_id} already ended ({current.raw_status}); there is nothing to cancel.")
         try:
             # safe to retry: a repeat after a lost answer is refused (400), and handled below
-            self.api.safe(lambda c: c.supervised_fine_tuning_jobs.cancel(remote_id, body={}),
+            self.api.safe(lambda c: _jobs(c, ctx).cancel(remote_id, body={}),
                           not_found=self._not_found(ctx))  # fmt: skip
         except ProviderError as e:
             after = self.status(ctx)
@@ -241,7 +250,7 @@ class FireworksProvider(ManagedProvider):
             raise JobStateError(f"Job {ctx.job_id} is {current.raw_status}; Fireworks resumes only paused, failed "
                                 "or cancelled jobs.")  # fmt: skip
         try:
-            job = self.api.safe(lambda c: c.supervised_fine_tuning_jobs.resume(remote_id, body={}),
+            job = self.api.safe(lambda c: _jobs(c, ctx).resume(remote_id, body={}),
                                 not_found=self._not_found(ctx))  # fmt: skip
         except ProviderError as e:
             after = self.status(ctx)
@@ -256,18 +265,19 @@ class FireworksProvider(ManagedProvider):
 
         job = self._job(ctx)
         raw = raw_state(job)
-        if map_state(raw) is not JobState.SUCCEEDED or not job.output_model:
+        output = job_setting(job, "output_model")
+        if map_state(raw) is not JobState.SUCCEEDED or not output:
             raise JobStateError(f"Job {ctx.job_id} has no model yet: Fireworks says {raw}.")
         metrics = self._metrics(job)
         final = {k: float(v) for k, v in (metrics[-1] if metrics else {}).items()
                  if isinstance(v, int | float) and k not in ("step", "epoch")}  # fmt: skip
         status = job_status(job, job_id=ctx.job_id, provider=PROVIDER)
         return TrainedModel(
-            provider=PROVIDER, model_id=job.output_model, base_model=job.base_model or ctx.spec.model,
+            provider=PROVIDER, model_id=output, base_model=job_setting(job, "base_model") or ctx.spec.model,
             job_id=ctx.job_id, metrics=final,
-            info={"remote_id": self._remote_id(ctx), "dataset": job.dataset, "epochs": job.epochs,
-                  "lora_rank": job.lora_rank, "trained_tokens": status.trained_tokens, "cost_usd": status.cost_usd,
-                  "steps_logged": len(metrics)},
+            info={"remote_id": self._remote_id(ctx), "method": ctx.spec.method.value, "dataset": job.dataset,
+                  "epochs": job_setting(job, "epochs"), "lora_rank": job_setting(job, "lora_rank"),
+                  "trained_tokens": status.trained_tokens, "cost_usd": status.cost_usd, "steps_logged": len(metrics)},
         )  # fmt: skip
 
     # -- using models -----------------------------------------------------------------------------------
@@ -350,6 +360,10 @@ class FireworksProvider(ManagedProvider):
 
     def _metrics(self, job: Any) -> list[dict[str, Any]]:
         url = getattr(job, "metrics_file_signed_url", None)
+        if url is None and getattr(job, "training_config", None) is not None and map_state(raw_state(job)) not in (
+                JobState.PENDING, JobState.QUEUED, JobState.VALIDATING):  # a DPO job: ask for the file's URL
+            job_id = str(job.name).rsplit("/", 1)[-1]
+            url = self.api.safe(lambda c: c.dpo_jobs.get_metrics_file_endpoint(job_id)).signed_url
         return parse_metrics(self._fetch(url).decode("utf-8", "replace")) if url else []
 
     def _fetch(self, url: str) -> bytes:
@@ -376,3 +390,8 @@ def _account_of(name: str) -> str | None:
     """``accounts/<account>/models/<id>`` -> ``<account>`` (None for Fireworks' own or bare names)."""
     parts = name.split("/")
     return parts[1] if len(parts) >= 4 and parts[0] == "accounts" and parts[1] != "fireworks" else None
+
+
+def _jobs(client: Any, ctx: JobContext) -> Any:
+    """The SDK resource of the job's method: ``dpo_jobs`` or ``supervised_fine_tuning_jobs``."""
+    return client.dpo_jobs if ctx.spec.method.value == "dpo" else client.supervised_fine_tuning_jobs

@@ -1,11 +1,14 @@
 """What the Fireworks emulator does with an uploaded dataset: Fireworks' documented format rules, a
 deterministic token count, and the prompt -> answer memory its fine-tuned models answer from.
 
-Rules (docs.fireworks.ai/fine-tuning/fine-tuning-models, "Prepare a dataset", read 2026-12-01): JSONL,
-at least 3 and at most 3,000,000 examples, each with a ``messages`` array of ``{role, content}`` where
-role is system/user/assistant, a system message only first, ``weight`` optional and 0 or 1. Tool
-calling rows (``tools``, ``tool_calls``, role ``tool``) are accepted as in the OpenAI format the docs say
-Fireworks reads. *Assumption* (not documented): the first broken line is reported in the error message.
+Rules (docs.fireworks.ai/fine-tuning/fine-tuning-models, "Prepare a dataset", and
+docs.fireworks.ai/fine-tuning/dpo-fine-tuning, read 2026-12-01): JSONL, at least 3 and at most 3,000,000
+examples. SFT rows have a ``messages`` array of ``{role, content}`` where role is system/user/assistant, a
+system message only first, ``weight`` optional and 0 or 1; tool calling rows (``tools``, ``tool_calls``,
+role ``tool``) are accepted as in the OpenAI format the docs say Fireworks reads. DPO rows have
+``input.messages`` and ``preferred_output`` / ``non_preferred_output``. *Assumptions* (not documented): the
+first broken line is reported in the error message; each output is a list of exactly one assistant
+message (OpenAI's preference format, which Fireworks' field names follow); one file holds one kind of row.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class DatasetSummary:
     examples: int
     tokens: int
     pairs: list[tuple[str, str]] = field(default_factory=list)
+    #: "chat" (SFT rows) or "preference" (DPO rows)
+    kind: str = "chat"
 
 
 def count_tokens(text: str) -> int:
@@ -52,6 +57,7 @@ def check_dataset(content: bytes) -> DatasetSummary:
         raise InvalidDataset("dataset is not valid UTF-8") from None
     examples = tokens = 0
     pairs: list[tuple[str, str]] = []
+    kind: str | None = None
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -59,6 +65,16 @@ def check_dataset(content: bytes) -> DatasetSummary:
             row = json.loads(line)
         except ValueError:
             raise InvalidDataset(f"line {number}: not valid JSON") from None
+        row_kind = "preference" if isinstance(row, dict) and "input" in row else "chat"
+        if kind is not None and row_kind != kind:
+            raise InvalidDataset(f"line {number}: a {row_kind} row in a file of {kind} rows")
+        kind = row_kind
+        if row_kind == "preference":
+            tokens += _check_preference(row, number)
+            examples += 1
+            user = next((str(m.get("content") or "") for m in row["input"]["messages"] if m.get("role") == "user"), "")
+            pairs.append((normalise_prompt(user), str(row["preferred_output"][0].get("content") or "")))
+            continue
         if not isinstance(row, dict) or not isinstance(row.get("messages"), list) or not row["messages"]:
             raise InvalidDataset(f"line {number}: each example needs a non-empty 'messages' array")
         unknown = sorted(set(row) - {"messages", "tools", "parallel_tool_calls"})
@@ -73,10 +89,27 @@ def check_dataset(content: bytes) -> DatasetSummary:
         raise InvalidDataset(f"dataset has {examples} examples; at least {MIN_EXAMPLES} are required")
     if examples > MAX_EXAMPLES:
         raise InvalidDataset(f"dataset has {examples} examples; at most {MAX_EXAMPLES} are allowed")
-    return DatasetSummary(examples, tokens, pairs)
+    return DatasetSummary(examples, tokens, pairs, kind or "chat")
 
 
-def _check_messages(messages: list[Any], number: int) -> int:
+def _check_preference(row: Any, number: int) -> int:
+    unknown = sorted(set(row) - {"input", "preferred_output", "non_preferred_output"})
+    if unknown:
+        raise InvalidDataset(f"line {number}: unknown field {unknown[0]!r}")
+    source = row.get("input")
+    if not isinstance(source, dict) or not isinstance(source.get("messages"), list) or not source["messages"]:
+        raise InvalidDataset(f"line {number}: input needs a non-empty 'messages' array")
+    tokens = _check_messages(source["messages"], number, need_assistant=False)
+    for key in ("preferred_output", "non_preferred_output"):
+        output = row.get(key)
+        if not isinstance(output, list) or len(output) != 1 or not isinstance(output[0], dict) or \
+                output[0].get("role") != "assistant":
+            raise InvalidDataset(f"line {number}: {key} must be a list of one assistant message")
+        tokens += _check_messages(output, number)
+    return tokens
+
+
+def _check_messages(messages: list[Any], number: int, *, need_assistant: bool = True) -> int:
     tokens = 0
     assistant = False
     for index, message in enumerate(messages):
@@ -100,7 +133,7 @@ def _check_messages(messages: list[Any], number: int) -> int:
             raise InvalidDataset(f"{where}: weight must be 0 or 1")
         assistant = assistant or role == "assistant"
         tokens += count_tokens(content if isinstance(content, str) else json.dumps(content)) + 4
-    if not assistant:
+    if need_assistant and not assistant:
         raise InvalidDataset(f"line {number}: an example needs at least one assistant message")
     return tokens
 

@@ -61,6 +61,10 @@ class EmulatedJob:
     step_seconds: float
     validating_seconds: float
     price_per_m_usd: float
+    output_model: str
+    base_model: str
+    #: "sft" (supervisedFineTuningJobs) or "dpo" (dpoJobs)
+    kind: str = "sft"
     failure: str | None = None
     #: emulated seconds of training done before the current run segment (pauses keep it)
     banked: float = 0.0
@@ -71,7 +75,8 @@ class EmulatedJob:
 
     @property
     def epochs(self) -> int:
-        return int(self.request.get("epochs") or 1)
+        config = self.request.get("trainingConfig") or self.request
+        return int(config.get("epochs") or 1)
 
     @property
     def train_seconds(self) -> float:
@@ -138,13 +143,15 @@ class EmulatedJob:
             "updateTime": rfc3339(now),
             "completedTime": rfc3339(self.finished_at(now)),
             "createdBy": "tester@example.com",
-            "jobProgress": {"percent": percent, "epoch": epoch, "inputTokens": self.billed_tokens()},
-            "estimatedCost": {"currencyCode": "USD", "units": str(cost_nanos // 10**9), "nanos": cost_nanos % 10**9},
             "status": {"code": "OK", "message": ""},
         }
+        if self.kind == "sft":  # DpoJob has neither field in the SDK's types
+            body["jobProgress"] = {"percent": percent, "epoch": epoch, "inputTokens": self.billed_tokens()}
+            body["estimatedCost"] = {"currencyCode": "USD", "units": str(cost_nanos // 10**9),
+                                     "nanos": cost_nanos % 10**9}
         if state == "JOB_STATE_FAILED":
             body["status"] = {"code": "INTERNAL", "message": self.failure or "training failed"}
-        if state != "JOB_STATE_VALIDATING" and metrics_url:
+        if state != "JOB_STATE_VALIDATING" and metrics_url and self.kind == "sft":
             body["metricsFileSignedUrl"] = metrics_url
         return body
 

@@ -3,7 +3,8 @@
 It serves, on 127.0.0.1, the control-plane paths the SDK builds under ``/v1/accounts/<account>/`` when
 ``base_url`` is overridden: datasets (create, ``:upload`` multipart, get, delete), supervised
 fine-tuning jobs (create with a client-chosen ``supervisedFineTuningJobId``, get, list, ``:cancel``,
-``:resume``, delete), models (get, ``:getDownloadEndpoint``) and deployments (create, get, list,
+``:resume``), DPO jobs (``dpoJobs``: create with ``dpoJobId``, ``trainingConfig`` and ``lossConfig``, get,
+``:cancel``, ``:resume``, ``:getMetricsFileEndpoint``), models (get, ``:getDownloadEndpoint``) and deployments (create, get, list,
 delete), plus ``/v1/chat/completions``. Jobs run VALIDATING -> RUNNING -> COMPLETED on a fast clock.
 
 Strict where Fireworks is documented to be strict:
@@ -12,7 +13,8 @@ Strict where Fireworks is documented to be strict:
   be deployed to on-demand (dedicated) deployments", docs.fireworks.ai/fine-tuning/deploying-loras):
   chat with ``accounts/<a>/models/<m>`` alone is a 404; ``<model>#accounts/<a>/deployments/<d>`` answers
   once the deployment is READY (docs.fireworks.ai/guides/ondemand-deployments, "Query the deployment");
-* datasets follow the documented format rules (``_data.py``) and need at least 3 examples;
+* datasets follow the documented format rules (``_data.py``) and need at least 3 examples; an SFT job
+  needs chat rows and a DPO job preference rows;
 * a job needs a READY dataset and a tunable base model; ids are ``[a-z0-9-]``, at most 63 characters,
   and a second create with the same id is ``409 ALREADY_EXISTS``.
 
@@ -158,9 +160,14 @@ class FireworksServer(EmulatorServer):
         api("DELETE", f"{a}/datasets/{{dataset}}", self._delete_dataset)
         api("POST", f"{a}/supervisedFineTuningJobs", self._create_job)
         api("GET", f"{a}/supervisedFineTuningJobs", self._list_jobs)
-        api("POST", f"{a}/supervisedFineTuningJobs/{{job}}:cancel", self._cancel)
-        api("POST", f"{a}/supervisedFineTuningJobs/{{job}}:resume", self._resume)
-        api("GET", f"{a}/supervisedFineTuningJobs/{{job}}", lambda r: self._job_view(self._job(r.params["job"])))
+        api("POST", f"{a}/supervisedFineTuningJobs/{{job}}:cancel", lambda r: self._cancel(r, "sft"))
+        api("POST", f"{a}/supervisedFineTuningJobs/{{job}}:resume", lambda r: self._resume(r, "sft"))
+        api("GET", f"{a}/supervisedFineTuningJobs/{{job}}", lambda r: self._job_view(self._job(r.params["job"], "sft")))
+        api("POST", f"{a}/dpoJobs", self._create_dpo_job)
+        api("POST", f"{a}/dpoJobs/{{job}}:cancel", lambda r: self._cancel(r, "dpo"))
+        api("POST", f"{a}/dpoJobs/{{job}}:resume", lambda r: self._resume(r, "dpo"))
+        api("GET", f"{a}/dpoJobs/{{job}}:getMetricsFileEndpoint", self._dpo_metrics_endpoint)
+        api("GET", f"{a}/dpoJobs/{{job}}", lambda r: self._job_view(self._job(r.params["job"], "dpo")))
         api("GET", f"{a}/models/{{model}}:getDownloadEndpoint", self._download_endpoint)
         api("GET", f"{a}/models/{{model}}", self._get_model)
         api("POST", f"{a}/deployments", self._create_deployment)
@@ -238,11 +245,12 @@ class FireworksServer(EmulatorServer):
 
     # -- jobs ----------------------------------------------------------------------------------------------------
 
-    def _job(self, job_id: str) -> EmulatedJob:
+    def _job(self, job_id: str, kind: str | None = None) -> EmulatedJob:
         with self.lock:
             job = self.jobs.get(job_id)
-        if job is None:
-            raise HTTPError(404, f"supervisedFineTuningJob {self._name('supervisedFineTuningJobs', job_id)!r} not found")
+        collection = "dpoJobs" if kind == "dpo" else "supervisedFineTuningJobs"
+        if job is None or (kind is not None and job.kind != kind):
+            raise HTTPError(404, f"{collection[:-1]} {self._name(collection, job_id)!r} not found")
         return job
 
     def _job_view(self, job: EmulatedJob) -> dict[str, Any]:
@@ -252,8 +260,22 @@ class FireworksServer(EmulatorServer):
     def _create_job(self, request: Request) -> dict[str, Any]:
         body = request.json()
         job_id = request.arg("supervisedFineTuningJobId") or f"sftj-{self.next_id():06d}"
+        return self._new_job(job_id, body, body, "sft")
+
+    def _create_dpo_job(self, request: Request) -> dict[str, Any]:
+        body = request.json()
+        job_id = request.arg("dpoJobId") or f"dpoj-{self.next_id():06d}"
+        loss = body.get("lossConfig") or {}
+        if loss.get("method") not in (None, "DPO"):
+            raise _bad(f"lossConfig.method {loss.get('method')!r} is not a DPO loss")
+        return self._new_job(job_id, body, body.get("trainingConfig") or {}, "dpo")
+
+    def _new_job(self, job_id: str, body: dict[str, Any], config: dict[str, Any], kind: str) -> dict[str, Any]:
+        """A job from its request: ``config`` holds the training settings (the body itself for SFT,
+        ``trainingConfig`` for DPO)."""
+        collection = "dpoJobs" if kind == "dpo" else "supervisedFineTuningJobs"
         if not _ID.fullmatch(job_id):
-            raise _bad(f"invalid supervisedFineTuningJobId {job_id!r}: use lowercase letters, digits and hyphens")
+            raise _bad(f"invalid job id {job_id!r}: use lowercase letters, digits and hyphens")
         dataset_name = body.get("dataset") or ""
         prefix = f"accounts/{self.account_id}/datasets/"
         if not dataset_name.startswith(prefix):
@@ -261,57 +283,66 @@ class FireworksServer(EmulatorServer):
         dataset = self._dataset(dataset_name[len(prefix):])
         if dataset.summary is None:
             raise _bad(f"dataset {dataset_name!r} is not READY (state UPLOADING); upload it first")
-        base = body.get("baseModel")
-        if bool(base) == bool(body.get("warmStartFrom")):
+        wanted = "preference" if kind == "dpo" else "chat"
+        if dataset.summary.kind != wanted:
+            raise _bad(f"dataset {dataset_name!r} holds {dataset.summary.kind} rows; a {kind.upper()} job needs {wanted} rows")
+        base = config.get("baseModel")
+        if bool(base) == bool(config.get("warmStartFrom")):
             raise _bad("exactly one of baseModel or warmStartFrom must be set")
         if base not in BASE_MODELS:
             raise _bad(f"base model {base!r} is not tunable (Tunable: false) or does not exist")
         context = BASE_MODELS[base][0]
         problems = [
-            *(["epochs must be at least 1"] if int(body.get("epochs") or 1) < 1 else []),
-            *(["learningRate must be positive"] if body.get("learningRate") is not None and body["learningRate"] <= 0 else []),
-            *([f"loraRank must be a power of two from 4 to 64 (got {body['loraRank']})"]
-              if body.get("loraRank") is not None and body["loraRank"] not in (4, 8, 16, 32, 64) else []),
-            *([f"maxContextLength {body['maxContextLength']} exceeds the model's {context}"]
-              if int(body.get("maxContextLength") or 0) > context else []),
+            *(["epochs must be at least 1"] if int(config.get("epochs") or 1) < 1 else []),
+            *(["learningRate must be positive"] if config.get("learningRate") is not None and config["learningRate"] <= 0 else []),
+            *([f"loraRank must be a power of two from 4 to 64 (got {config['loraRank']})"]
+              if config.get("loraRank") is not None and config["loraRank"] not in (4, 8, 16, 32, 64) else []),
+            *([f"maxContextLength {config['maxContextLength']} exceeds the model's {context}"]
+              if int(config.get("maxContextLength") or 0) > context else []),
         ]  # fmt: skip
         if problems:
             raise _bad("; ".join(problems))
-        output = body.get("outputModel") or self._name("models", job_id)
+        output = config.get("outputModel") or self._name("models", job_id)
         with self.lock:
             if job_id in self.jobs:
-                raise HTTPError(409, f"supervisedFineTuningJob {self._name('supervisedFineTuningJobs', job_id)!r} already exists")
-            if any(j.request.get("outputModel") == output for j in self.jobs.values()):
+                raise HTTPError(409, f"{collection[:-1]} {self._name(collection, job_id)!r} already exists")
+            if any(j.output_model == output for j in self.jobs.values()):
                 raise HTTPError(409, f"model {output!r} already exists")
             assert dataset.summary is not None
-            epochs = int(body.get("epochs") or 1)
+            epochs = int(config.get("epochs") or 1)
+            request = {**body, "outputModel": output, "epochs": epochs} if kind == "sft" else \
+                {**body, "trainingConfig": {**config, "outputModel": output, "epochs": epochs}}
             job = EmulatedJob(
-                name=self._name("supervisedFineTuningJobs", job_id),
-                request={**body, "outputModel": output, "epochs": epochs},
+                name=self._name(collection, job_id),
+                request=request,
                 created=self.clock.now(),
                 dataset=dataset,
                 steps=max(1, epochs * max(1, dataset.summary.examples // 8)),
                 step_seconds=self.step_seconds,
                 validating_seconds=self.validating_seconds,
                 price_per_m_usd=self.price_per_m_usd,
+                output_model=output,
+                base_model=base,
+                kind=kind,
                 failure=self._failures.pop(0) if self._failures else None,
             )
             self.jobs[job_id] = job
-            self.record("job_created", job_id=job_id, dataset=dataset_name, base_model=base, output_model=output)
+            self.record("job_created", job_id=job_id, method=kind, dataset=dataset_name, base_model=base,
+                        output_model=output)  # fmt: skip
             return self._job_view(job)
 
     def _list_jobs(self, request: Request) -> dict[str, Any]:
         size = min(int(request.arg("pageSize") or 50), 200)
         start = int(request.arg("pageToken") or 0)
         with self.lock:
-            jobs = sorted(self.jobs.values(), key=lambda j: j.name)
+            jobs = sorted((j for j in self.jobs.values() if j.kind == "sft"), key=lambda j: j.name)
         page = jobs[start : start + size]
         token = str(start + size) if start + size < len(jobs) else ""
         return {"supervisedFineTuningJobs": [self._job_view(j) for j in page], "nextPageToken": token,
                 "totalSize": len(jobs)}  # fmt: skip
 
-    def _cancel(self, request: Request) -> dict[str, Any]:
-        job = self._job(request.params["job"])
+    def _cancel(self, request: Request, kind: str = "sft") -> dict[str, Any]:
+        job = self._job(request.params["job"], kind)
         now = self.clock.now()
         with self.lock:
             state = job.state(now)
@@ -320,8 +351,8 @@ class FireworksServer(EmulatorServer):
             job.stop("JOB_STATE_CANCELLED", now)
         return {}
 
-    def _resume(self, request: Request) -> dict[str, Any]:
-        job = self._job(request.params["job"])
+    def _resume(self, request: Request, kind: str = "sft") -> dict[str, Any]:
+        job = self._job(request.params["job"], kind)
         now = self.clock.now()
         with self.lock:
             state = job.state(now)
@@ -330,6 +361,10 @@ class FireworksServer(EmulatorServer):
             job.restart(now)
             return self._job_view(job)
 
+    def _dpo_metrics_endpoint(self, request: Request) -> dict[str, Any]:
+        self._job(request.params["job"], "dpo")
+        return {"signedUrl": self._signed_url("metrics", request.params["job"], "metrics.jsonl")}
+
     # -- models ---------------------------------------------------------------------------------------------------
 
     def _trained_job(self, model_id: str) -> EmulatedJob:
@@ -337,14 +372,14 @@ class FireworksServer(EmulatorServer):
         now = self.clock.now()
         with self.lock:
             for job in self.jobs.values():
-                if job.request.get("outputModel") == name and job.state(now) == "JOB_STATE_COMPLETED":
+                if job.output_model == name and job.state(now) == "JOB_STATE_COMPLETED":
                     return job
         raise HTTPError(404, f"model {name!r} not found")
 
     def _get_model(self, request: Request) -> dict[str, Any]:
         job = self._trained_job(request.params["model"])
-        return {"name": job.request["outputModel"], "kind": "HF_PEFT_ADDON", "state": "READY",
-                "peftDetails": {"baseModel": job.request["baseModel"], "r": job.request.get("loraRank") or 8},
+        return {"name": job.output_model, "kind": "HF_PEFT_ADDON", "state": "READY",
+                "peftDetails": {"baseModel": job.base_model, "r": job.request.get("loraRank") or 8},
                 "createTime": job.view(self.clock.now(), metrics_url=None)["completedTime"]}  # fmt: skip
 
     def _download_endpoint(self, request: Request) -> dict[str, Any]:
@@ -365,7 +400,7 @@ class FireworksServer(EmulatorServer):
         job = self._trained_job(name)
         if file == "adapter_config.json":
             config = {"peft_type": "LORA", "r": job.request.get("loraRank") or 8,
-                      "base_model_name_or_path": job.request["baseModel"], "target_modules": "all-linear"}  # fmt: skip
+                      "base_model_name_or_path": job.base_model, "target_modules": "all-linear"}  # fmt: skip
             return Response(json.dumps(config).encode(), content_type="application/json")
         return Response(hashlib.sha256(job.name.encode()).digest() * 32, content_type="application/octet-stream")
 

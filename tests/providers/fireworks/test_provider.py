@@ -170,3 +170,29 @@ def test_estimate_prices_tokens_by_size_bracket_and_names_hosting(make_job) -> N
     assert any("on-demand deployment" in a and "$7.00/hour" in a for a in estimate.assumptions)
     big = make_job(model="llama-v3p1-70b-instruct", epochs=1).estimate()
     assert big.cost_usd == pytest.approx(big.billed_tokens / 1e6 * 3.00, abs=1e-4)
+
+
+def test_dpo_runs_through_dpo_jobs_with_preference_rows(server: FireworksServer, make_job) -> None:
+    from ftkit.testing.samples import preference_examples
+
+    job = make_job(train=preference_examples(8), method="dpo", options={"beta": 0.2})
+    job.start()
+    model = job.wait(timeout=30)
+    created = server.created_jobs[-1]
+    assert created["method"] == "dpo"
+    body = server.requests_to("POST", "/v1/accounts/{account}/dpoJobs")[-1].body
+    assert body["lossConfig"] == {"method": "DPO", "klBeta": 0.2}
+    assert body["trainingConfig"]["baseModel"] == server.base_model
+    assert model.model_id == created["output_model"] and model.info["method"] == "dpo"
+    assert any(e.type == "metrics" for e in job.events())  # from getMetricsFileEndpoint
+    assert job.status().raw_status == "JOB_STATE_COMPLETED"
+
+
+def test_dpo_settings_fireworks_does_not_take_are_refused(make_job) -> None:
+    from ftkit.testing.samples import preference_examples
+
+    rows = preference_examples(8)
+    with pytest.raises(UnsupportedSettingError, match="no evaluation dataset"):
+        make_job(train=rows, validation=rows, method="dpo")
+    with pytest.raises(UnsupportedSettingError, match="beta"):
+        make_job(options={"beta": 0.1})
