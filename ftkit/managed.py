@@ -43,8 +43,13 @@ Optional hooks: :meth:`preflight` (checks before any upload; what it returns rea
 :meth:`before_create` (the service's own go/no-go once the files are up, e.g. a price quote),
 :meth:`upload_file` (replace the content-addressed upload, e.g. for a service that deduplicates by
 checksum itself), :meth:`after_upload` (wait for server-side validation), :meth:`file_exists`,
-:meth:`delete_file`, :meth:`map_error` and the estimate hooks (:meth:`per_example_cap`,
-:meth:`count_notes`, :meth:`billed_parts`, :meth:`estimate_checks`).
+:meth:`delete_file`, :meth:`map_error`, :meth:`remote_id_of` (a job's id where it is not ``.id``),
+:meth:`availability` (dates that stop a model: the catalog's, plus what the service's own listing says) and
+the estimate hooks (:meth:`per_example_cap`, :meth:`count_notes`, :meth:`billed_parts`,
+:meth:`training_price`, :meth:`estimate_checks`).
+
+Pause and resume stay a provider's own verbs (``Capability.PAUSE``/``RESUME``); the facade guards them and
+``wait()`` raises :class:`~ftkit.errors.JobPausedError` on a job whose status maps to ``JobState.PAUSED``.
 """
 
 from __future__ import annotations
