@@ -335,7 +335,7 @@ class FineTuneJob:
 
     def pause(self) -> JobStatus:
         """Pause a running job at the provider (it keeps its progress; ``resume()`` continues it)."""
-        require_capability(self.provider, Capability.PAUSE, verb="pause jobs", instead="cancel() it and start again")
+        require_capability(self.provider, Capability.PAUSE, verb="pause jobs")
         record = self._load_record()
         if record.state.is_terminal:
             raise JobStateError(f"Job {self.id} already ended ({record.state.value}); there is nothing to pause.")
