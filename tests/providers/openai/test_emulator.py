@@ -226,8 +226,9 @@ def test_scripted_failures(emulator: OpenAIEmulator, client: openai.OpenAI, trai
 # -- chat completions ----------------------------------------------------------------------------------------------
 
 
-def test_fine_tune_answers_what_it_learned_and_base_does_not(emulator: OpenAIEmulator, client: openai.OpenAI,
-                                                             training_file: str) -> None:
+def test_emulator_routes_a_fine_tuned_name_to_what_it_learned_and_base_does_not(emulator: OpenAIEmulator,
+                                                                              client: openai.OpenAI,
+                                                                              training_file: str) -> None:
     done = finish(emulator, client, client.fine_tuning.jobs.create(model=MODEL, training_file=training_file).id)
     example = colour_examples(16)[0]["messages"]
     prompt, label = example[:2], example[2]["content"]
