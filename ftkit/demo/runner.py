@@ -54,7 +54,7 @@ class DemoSettings:
 
 
 #: SmolLM2-135M-Instruct: about 2.5 minutes of training, 6 minutes in all on 2 cores
-FULL = DemoSettings(max_steps=48, learning_rate=1e-3, batch_size=8, max_seq_length=128, few_shot=7)
+FULL = DemoSettings(max_steps=40, learning_rate=1e-3, batch_size=8, max_seq_length=128, few_shot=7)
 QUICK = DemoSettings(max_steps=16, learning_rate=1e-3, batch_size=8, max_seq_length=128, test_limit=60,
                      resamples=500, few_shot=7)
 #: the tiny randomly initialised model (``random_init=True``): it knows no language, so no few-shot row
