@@ -105,7 +105,7 @@ def _shingles(hashes: np.ndarray, example: np.ndarray, n: int) -> tuple[np.ndarr
 
 #: Texts are hashed in groups of about this many characters, which bounds the temporary arrays
 #: (about 40 bytes per character) however large the batch.
-_GROUP_CHARS = 1 << 18
+_GROUP_CHARS = 1 << 16
 
 
 def _groups(texts: list[str]) -> list[tuple[int, int]]:

@@ -107,6 +107,29 @@ def _safe_process(chunk: Chunk, settings: ChunkSettings) -> ChunkResult:
         return result
 
 
+class _SignatureFile:
+    """Signatures written to a file as blocks arrive, and memory-mapped once the file is read.
+
+    They are the largest thing kept per example (256 bytes); on disk they cost no memory while the
+    helpers (each with its own tokenizer) are running, and the duplicate search reads them after.
+    """
+
+    def __init__(self, path: Path, num_perm: int):
+        self.path, self.num_perm, self.rows = path, num_perm, 0
+        self._file = path.open("wb")
+
+    def write(self, block: np.ndarray) -> None:
+        if len(block):
+            self._file.write(np.ascontiguousarray(block, np.uint16).tobytes())
+            self.rows += len(block)
+
+    def store(self) -> SignatureStore:
+        self._file.close()
+        if not self.rows:
+            return SignatureStore([], self.num_perm)
+        return SignatureStore(np.memmap(self.path, np.uint16, "r", shape=(self.rows, self.num_perm)))
+
+
 class Scanner:
     """Streams files through ``workers`` processes: this one and ``workers - 1`` spawned helpers.
 
@@ -115,8 +138,10 @@ class Scanner:
     than with a helper per core. Results are consumed in file order.
     """
 
-    def __init__(self, settings: ChunkSettings, *, workers: int | None, total_bytes: int):
+    def __init__(self, settings: ChunkSettings, *, workers: int | None, total_bytes: int,
+                 spill_dir: Path | None = None):
         self.settings = settings
+        self.spill_dir = spill_dir  # signatures go to a file here while streaming (see ``_SignatureFile``)
         cores = os.cpu_count() or 1
         if workers is None:
             workers = cores if total_bytes >= PARALLEL_MIN_BYTES else 1
@@ -171,11 +196,17 @@ class Scanner:
     def scan(self, path: Path, role: str, progress: Progress | None = None) -> FileScan:
         scan = FileScan(path=path, role=role, size=path.stat().st_size)
         parts: dict[str, list[np.ndarray]] = collections.defaultdict(list)
+        spill = None if self.spill_dir is None else _SignatureFile(self.spill_dir / f"{role}.signatures",
+                                                                    self.settings.num_perm)
         for reached, result in self._results(path):
             scan.examples += result.examples
             scan.issues.extend(result.issues)
-            for name in (*ExampleColumns.ARRAYS, "signatures"):
+            for name in ExampleColumns.ARRAYS:
                 parts[name].append(getattr(result, name))
+            if spill is not None:
+                spill.write(result.signatures)
+            else:
+                parts["signatures"].append(result.signatures)
             if len(result.band_keys):
                 scan.band_keys.append(result.band_keys)
             scan.counter = scan.counter or result.counter
@@ -187,7 +218,10 @@ class Scanner:
         signatures = parts.pop("signatures", [])
         for name, arrays in parts.items():
             setattr(scan, name, np.concatenate(arrays) if arrays else getattr(scan, name))
-        scan.signatures = SignatureStore(signatures, self.settings.num_perm)  # kept in blocks: no copy
+        if spill is not None:
+            scan.signatures = spill.store()
+        else:
+            scan.signatures = SignatureStore(signatures, self.settings.num_perm)  # kept in blocks: no copy
         return scan
 
     def count(self, examples: list[dict]) -> list[tuple[int, int]]:  # type: ignore[type-arg]

@@ -88,7 +88,7 @@ def validate(
             paths[role] = path if path is not None else materialize(src, Path(tmp))
         run = _Run(provider, model, method, max_seq_length, tokenizer, count_tokens, near_duplicate_threshold)
         run.converted = converted
-        report = run.check(paths, workers=workers, progress=progress)
+        report = run.check(paths, workers=workers, progress=progress, spill_dir=Path(tmp))
     report.issues[:0] = missing
     return _finish(report, max_issues)
 
@@ -110,18 +110,19 @@ class _Run:
         self.counter = tokenizer if tokenizer is not None and tokenizer_dir is None else None
         self.converted = False
 
-    def check(self, paths: dict[str, Path], *, workers: int | None, progress: Progress | None) -> ValidationReport:
+    def check(self, paths: dict[str, Path], *, workers: int | None, progress: Progress | None,
+              spill_dir: Path | None = None) -> ValidationReport:
         if self.counter is None:
-            return self._check(paths, self.settings, workers=workers, progress=progress)
+            return self._check(paths, self.settings, workers=workers, progress=progress, spill_dir=spill_dir)
         with caller_counter(self.settings, self.counter) as settings:  # the caller's object: this process only
-            return self._check(paths, settings, workers=1, progress=progress)
+            return self._check(paths, settings, workers=1, progress=progress, spill_dir=spill_dir)
 
     def _check(self, paths: dict[str, Path], settings: ChunkSettings, *, workers: int | None,
-               progress: Progress | None) -> ValidationReport:
+               progress: Progress | None, spill_dir: Path | None) -> ValidationReport:
         total = sum(p.stat().st_size for p in paths.values())
         done = 0
         scans: list[FileScan] = []
-        with Scanner(settings, workers=workers, total_bytes=total) as scanner:
+        with Scanner(settings, workers=workers, total_bytes=total, spill_dir=spill_dir) as scanner:
             for role, path in paths.items():
                 base = done
                 scans.append(scanner.scan(path, role, None if progress is None else
