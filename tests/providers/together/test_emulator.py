@@ -197,7 +197,7 @@ def test_dpo_needs_preference_data(server: TogetherServer, client: Any, tmp_path
     job = client.fine_tuning.create(training_file=preference_file, model=MODEL, lora=True, training_method="dpo",
                                     dpo_beta=0.1)  # fmt: skip
     assert server.created_jobs[-1]["request"]["training_method"]["method"] == "dpo"
-    assert job.status == "pending"
+    assert job.status in ("pending", "queued")  # a fast clock: under load it may have moved on already
 
 
 def test_emulator_refuses_a_fine_tunes_output_name_in_chat_and_base_models_answer(
