@@ -9,6 +9,7 @@ completion marker and only after that does ftkit delete the oldest trusted check
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -82,3 +83,5 @@ def _publish(trainer: Any, staged: Path, target: Path) -> None:
         shutil.rmtree(target)
     os.replace(staged, target)
     _fsync_dir(target.parent)
+    with contextlib.suppress(OSError):
+        staged.parent.rmdir()  # the staging folder, once empty

@@ -134,3 +134,17 @@ def test_rotation_keeps_the_best_and_never_the_last_trusted_one(tmp_path):
     left = sorted(p.name for p in run.checkpoints.iterdir())
     assert left == ["checkpoint-1", "checkpoint-3", "checkpoint-4"]  # best, newest trusted, one in progress
     assert [p.name for p in removed] == ["checkpoint-2"]
+
+
+@pytest.mark.slow
+def test_an_empty_output_dir_receives_the_model(tiny, tmp_path):
+    target = tmp_path / "mine"
+    target.mkdir()
+    job = _job(tiny, tmp_path, output_dir=str(target), max_steps=1, save_steps=1)
+    job.start()
+    model = job.wait(timeout=300)
+    assert Path(model.adapter_path) == target
+    assert (target / "adapter_model.safetensors").exists() and (target / "metrics.json").exists()
+    run = RunDir(job.status().remote_id)
+    assert not (run.path / ".output.partial").exists()
+    assert [d.name for d in run.checkpoints.iterdir() if d.is_dir()] == ["checkpoint-1"]  # staging cleaned
