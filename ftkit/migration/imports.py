@@ -33,11 +33,11 @@ def import_remote(provider: str, remote_id: str, *, store: JobStore | str | Path
     """Bring the remote job ``remote_id`` of ``provider`` into the store (once) and return it attached."""
     from ftkit.job import FineTuneJob
 
-    store = store if isinstance(store, JobStore) else JobStore(store)
     instance = create_provider(provider, **{k: v for k, v in connection.items() if v is not None})
     _secrets.register(instance.secrets())
     require_capability(instance, Capability.IMPORT, verb="import jobs made outside ftkit",
                        instead="start the job through ftkit (FineTuneJob(...).start()) to follow it")
+    store = store if isinstance(store, JobStore) else JobStore(store)  # after the guard: a refusal writes nothing
     existing = store.find_by_remote_id(instance.name, remote_id)
     if existing is None:
         try:

@@ -20,7 +20,8 @@ Every test drives the public API (:class:`ftkit.FineTuneJob`), the same code pat
 Cases are *selected* from what the provider declares, never skipped in silence: a provider with
 ``Capability.CANCEL`` gets the cancel cases, one without it gets the case that checks the capability guard
 refuses the verb; ``Capability.DEPLOY`` brings the deployment cases (deploy, serve, delete, nothing left
-running); a provider that takes credentials must script a 429 in its harness (``rate_limited``).
+running); ``Capability.IMPORT`` / ``INVENTORY`` bring the cases that import a job made outside ftkit (once) and
+list it; a provider that takes credentials must script a 429 in its harness (``rate_limited``).
 """
 
 from __future__ import annotations
@@ -77,7 +78,23 @@ _VERBS: dict[Capability, Callable[[FineTuneJob, TrainedModel, Path], Any]] = {
     Capability.EXPORT: lambda job, model, tmp: model.export_ollama(tmp / "ollama"),
     Capability.DOWNLOAD: lambda job, model, tmp: model.download(tmp / "weights"),
     Capability.DEPLOY: lambda job, model, tmp: model.deploy(),
+    Capability.IMPORT: lambda job, model, tmp: FineTuneJob.import_remote(
+        job.spec.provider, job.record.remote_id or "remote-1", store=tmp / "store.db", **_connection(job)),
+    Capability.INVENTORY: lambda job, model, tmp: _inventory(job),
 }
+
+
+def _inventory(job: FineTuneJob) -> Any:
+    from ftkit.migration import inventory
+
+    return inventory(job.spec.provider, **_connection(job))
+
+
+def _provider_config(harness: ProviderHarness) -> dict[str, Any]:
+    """The connection part of the harness's job arguments (keys, endpoints, retry policy...)."""
+    from ftkit.spec import JobSpec
+
+    return {k: v for k, v in harness.job_kwargs().items() if k not in JobSpec.model_fields}
 
 
 class ProviderHarness:
@@ -299,6 +316,35 @@ class ProviderConformance:
                 call(job, model, tmp_path)
             assert info.value.provider == job.spec.provider
         assert not any(tmp_path.iterdir()), "a refused verb writes nothing"
+
+    # -- leaving a provider: jobs made outside ftkit -----------------------------------------------------------
+
+    @requires(Capability.IMPORT)
+    def test_import_brings_in_a_job_made_elsewhere_once(self, finished_job: tuple[FineTuneJob, TrainedModel],
+                                                         harness: ProviderHarness, tmp_path: Path) -> None:
+        job, model = finished_job
+        elsewhere = JobStore(tmp_path / "another-store.db")  # a store that never saw the job: made "outside"
+        imported = FineTuneJob.import_remote(job.spec.provider, str(job.record.remote_id), store=elsewhere,
+                                             **_provider_config(harness))
+        assert imported.record.remote_id == job.record.remote_id and imported.id != job.id
+        assert imported.spec.model == job.spec.model and imported.spec.method == job.spec.method
+        assert imported.status().state is JobState.SUCCEEDED
+        assert imported.result().model_id == model.model_id
+        assert [e.id for e in imported.events()] == [e.id for e in job.events() if e.type != "ftkit"]
+        again = FineTuneJob.import_remote(job.spec.provider, str(job.record.remote_id), store=elsewhere,
+                                          **_provider_config(harness))
+        assert again.id == imported.id and len(elsewhere.list_jobs()) == 1
+
+    @requires(Capability.INVENTORY)
+    def test_inventory_lists_the_job_and_its_model(self, finished_job: tuple[FineTuneJob, TrainedModel],
+                                                   harness: ProviderHarness, store: JobStore) -> None:
+        from ftkit.migration import inventory
+
+        job, model = finished_job
+        items = inventory(job.spec.provider, store=store, **_provider_config(harness))
+        listed = next(i for i in items if i.kind == "job" and i.id == job.record.remote_id)
+        assert listed.ftkit_job == job.id and listed.fine_tuned_model == model.model_id
+        assert listed.files and all(f.exists for f in listed.files)
 
     # -- deployments -----------------------------------------------------------------------------------------
 
