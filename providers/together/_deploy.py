@@ -10,6 +10,10 @@ docs.together.ai/docs/fine-tuning/deployment), through the v2 projects API of th
 4. the deployment is polled until ``status.state == "DEPLOYMENT_STATE_READY"``; inference then sends the
    endpoint's project-qualified name as ``model``.
 
+A LoRA fine-tune is deployed as its own model, which the API merges into its base (what ``tg endpoints deploy
+--merge`` does); attaching several adapters to one shared base deployment (``--attach-adapter``) is not used.
+The config is listed for the model's base (``models.retrieve(...).base_model``), as the CLI resolves it.
+
 Every replica is billed per minute while it exists, idle or not, so teardown is the reverse: scale to zero
 replicas, take it out of the traffic split, delete the deployment, delete the endpoint. Each step is
 idempotent (a 404 means already gone), and each remote id is written to ftkit's store the moment it exists,
