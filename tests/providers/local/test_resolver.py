@@ -222,3 +222,29 @@ def test_qlora_adapters_train_in_fp32_under_fp16_autocast():
     layer.to(torch.bfloat16)
     _fp32_adapters_under_fp16(trainer, spec("qlora"), h100)
     assert layer.weight.dtype == torch.bfloat16  # bf16 GPUs keep TRL's (QLoRA paper's) bf16 adapters
+
+
+def test_gpus_are_probed_in_a_child_process_and_read_by_capability(monkeypatch):
+    import subprocess
+
+    import torch
+    from ftkit.providers.local import _hardware
+
+    seen = {}
+
+    def fake_run(command, **kwargs):
+        seen["command"] = command
+        gpus = [{"name": "Tesla T4", "memory_bytes": 15 * 2**30, "capability": [7, 5]},
+                {"name": "NVIDIA A100-SXM4-80GB", "memory_bytes": 80 * 2**30, "capability": [8, 0]}]
+        return subprocess.CompletedProcess(command, 0, stdout=json.dumps(gpus) + "\n", stderr="")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(_hardware.subprocess, "run", fake_run)
+    found = _hardware.detect_hardware("auto")
+    assert seen["command"][1] == "-c"  # never a CUDA context in the caller's process
+    assert found.device == "cuda" and found.gpu_count == 2
+    assert found.smallest_gpu.name == "Tesla T4" and not found.bf16_native  # one pre-Ampere GPU: fp16 for all
+    assert resolve(spec(), LocalOptions(), found).dtype == "float16"
+    assert _hardware.Hardware.from_dict(found.to_dict()) == found
+    with pytest.raises(ConfigError, match="no MPS device"):
+        _hardware.detect_hardware("mps")
