@@ -39,13 +39,17 @@ def import_remote(provider: str, remote_id: str, *, store: JobStore | str | Path
                        instead="start the job through ftkit (FineTuneJob(...).start()) to follow it")
     store = store if isinstance(store, JobStore) else JobStore(store)  # after the guard: a refusal writes nothing
     existing = store.find_by_remote_id(instance.name, remote_id)
-    if existing is None:
+    if existing is None or IMPORT_KEY not in existing.provider_data:
         try:
             imported = instance.import_job(remote_id)
         except BaseException as e:
             _secrets.scrub_exception(e)
             raise
-        existing = store.create_job(_record_of(instance, imported))
+        if existing is None:
+            existing = store.create_job(_record_of(instance, imported))
+        else:  # a job ftkit started itself: keep its own spec, add what the service resolved
+            facts = _record_of(instance, imported).provider_data[IMPORT_KEY]
+            existing = store.update_job(existing.id, provider_data={**existing.provider_data, IMPORT_KEY: facts})
     return FineTuneJob.attach(existing.id, store=store, **connection)
 
 

@@ -53,7 +53,7 @@ def keep_data(job: FineTuneJob, *, train: str | Path | None = None) -> KeptData:
     no longer holds (the user's own copy). Raises a clear error when there is no training data at all."""
     facts = imported_facts(job)
     if facts is None:
-        raise ConfigError(f"Job {job.id} was started by ftkit, not imported: its data is already {job.spec.train}.")
+        raise ConfigError(f"Job {job.id} was not imported: import it first (FineTuneJob.import_remote).")
     require_capability(job.provider, Capability.IMPORT, verb="download data files")
     folder = import_dir(job)
     folder.mkdir(parents=True, exist_ok=True)
@@ -63,12 +63,16 @@ def keep_data(job: FineTuneJob, *, train: str | Path | None = None) -> KeptData:
     for remote in facts.files:
         raw = folder / f"{remote.role}.raw.jsonl"
         own = train if remote.role == "train" and train is not None else None
+        local = getattr(job.spec, remote.role, None)
+        if own is None and isinstance(local, str) and Path(local).is_file():
+            own = local  # a job ftkit started: its data is already on this machine
         try:
             sha = _kept_copy(job, remote.file_id, raw, manifest.get(remote.role), own)
         except JobNotFoundError as e:
             kept.missing[remote.role] = str(e)
             continue
-        manifest[remote.role] = {"file_id": remote.file_id, "sha256": sha, "bytes": raw.stat().st_size}
+        manifest[remote.role] = {**manifest.get(remote.role, {}), "file_id": remote.file_id, "sha256": sha,
+                                 "bytes": raw.stat().st_size}
         _write_json(manifest_path, manifest)
         chat = folder / f"{remote.role}.jsonl"
         if not chat.is_file() or manifest[remote.role].get("chat_of") != sha:
@@ -86,8 +90,10 @@ def keep_data(job: FineTuneJob, *, train: str | Path | None = None) -> KeptData:
             "training file (`--train FILE`, or keep_data(job, train=...)) to retrain from it.")
     for role, why in kept.missing.items():
         log.warning("%s file of %s not kept: %s", role, job.record.remote_id, why)
-    updates = {"train": kept.train, "validation": kept.validation}
-    if job.spec.train != kept.train or job.spec.validation != kept.validation:
+    # an imported spec names the service's files until now; a job ftkit started keeps the user's own paths
+    updates = {role: path for role, path in (("train", kept.train), ("validation", kept.validation))
+               if not (isinstance(getattr(job.spec, role), str) and Path(getattr(job.spec, role)).is_file())}
+    if any(getattr(job.spec, role) != path for role, path in updates.items()):
         job.spec = job.spec.model_copy(update=updates)
         job.store.update_job(job.id, spec=job.spec.to_dict())
     return kept

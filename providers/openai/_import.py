@@ -28,6 +28,8 @@ from ._status import job_status
 __all__ = ["download_file", "import_job", "inventory"]
 
 _METHODS = {"supervised": "sft", "dpo": "dpo"}
+#: jobs asked for per page of the listing (OpenAI allows up to 100; the SDK follows ``has_more`` to the end)
+PAGE_SIZE = 100
 _ROLES = (("train", "training_file"), ("validation", "validation_file"))
 
 
@@ -137,7 +139,7 @@ def _file_facts(provider: Any, file_id: str) -> dict[str, Any]:
 def inventory(provider: Any) -> list[InventoryItem]:
     """Every fine-tuning job (all pages, newest first) and every fine-tuned model the key can see."""
     try:
-        jobs = list(provider.api.safe(lambda c: list(c.fine_tuning.jobs.list(limit=100))))
+        jobs = list(provider.api.safe(lambda c: list(c.fine_tuning.jobs.list(limit=PAGE_SIZE))))
         models = provider.api.safe(lambda c: list(c.models.list()))
     except ProviderError as e:
         raise _no_permission(e) from e

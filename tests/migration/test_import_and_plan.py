@@ -195,3 +195,39 @@ def test_unknown_remote_job_from_the_python_api(remote_job: RemoteJob, ftkit_hom
     with pytest.raises(JobNotFoundError, match="ftjob-nope"):
         FineTuneJob.import_remote("openai", "ftjob-nope", **remote_job.connection())
     assert JobStore().list_jobs() == []
+
+
+def test_a_job_ftkit_started_can_be_migrated_too(emulator, ftkit_home: Path) -> None:
+    from tests.migration.conftest import RemoteJob
+    from tests.providers.harness_openai import FAST_RETRIES
+
+    job = FineTuneJob(provider="openai", model="gpt-4o-mini-2024-07-18", train=colour_examples(20), api_key=OPENAI_KEY,
+                      base_url=emulator.base_url, poll_interval=0.02, retry_policy=FAST_RETRIES)
+    job.start()
+    job.wait(timeout=30)
+    remote = RemoteJob(emulator, str(job.record.remote_id), job.record.model_id or "", "", None, [], [])
+    plan = plan_migration(remote.job_id, ["together:Qwen/Qwen3-8B"], **remote.connection())[0]
+    ran = emulator.job(remote.job_id)["method"]["supervised"]["hyperparameters"]["n_epochs"]
+    assert plan.spec["epochs"] == ran
+    assert len(JobStore().list_jobs()) == 1  # the job itself, not a second (imported) copy
+    assert FineTuneJob.attach(job.id).spec.train == job.spec.train  # the user's own data path is kept
+
+
+def test_inventory_reads_every_page(emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ftkit.providers.openai import _import
+
+    from ftkit.migration import inventory
+
+    made = [create_with_sdk(emulator, train=colour_examples(10), validation=None, wait=False).job_id
+            for _ in range(5)]
+    monkeypatch.setattr(_import, "PAGE_SIZE", 2)
+    items = inventory("openai", api_key=OPENAI_KEY, base_url=emulator.base_url)
+    assert sorted(i.id for i in items if i.kind == "job") == sorted(made)
+    pages = emulator.requests_to("GET", "/v1/fine_tuning/jobs")
+    assert len(pages) == 3  # 2 + 2 + 1
+
+
+def test_the_closing_service_is_the_default_source() -> None:
+    from ftkit.migration import default_source
+
+    assert default_source() == "openai"  # the one installed provider that imports and stops taking jobs
