@@ -90,7 +90,7 @@ def check_disk(spec: JobSpec, options: LocalOptions, settings: ResolvedSettings,
     """Refuse to start when the disk cannot hold the kept checkpoints, the one being written and the output."""
     mm = memory_of(spec, settings, arch)
     parameters, trainable = mm.parameters, mm.trainable_parameters
-    keep = options.save_total_limit + 1  # the best one may be kept besides the newest ones
+    keep = options.save_total_limit + (1 if spec.validation else 0)  # with validation the best is kept too
     needs = {Path(run_path): _disk.checkpoint_bytes(spec, parameters, trainable) * (keep + 1)}
     output = Path(options.output_dir).expanduser() if options.output_dir else Path(run_path) / "output"
     out_bytes = _disk.output_bytes(spec, parameters, trainable) * 2  # staging copy and the final folder
