@@ -148,3 +148,11 @@ def test_a_continuation_keeps_the_parents_full_training(server: TogetherServer, 
     assert any(r.body.get("training_type") == {"type": "Full"} for r in quoted)
     problems = TogetherProvider.check_spec(spec(lora_r=8, options={"from_checkpoint": "ft-123"}))
     assert any("keeps the parent job's adapter" in p for p in problems)
+
+
+def test_offline_estimate_names_the_hosting_cost_and_undeployable_bases() -> None:
+    provider = TogetherProvider(api_key="unused-offline-key")
+    hosted = provider.estimate(spec())
+    assert any("$3.99/hour per replica" in a and "per minute" in a for a in hosted.assumptions)
+    reference = provider.estimate(spec(model="meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"))
+    assert any("cannot be deployed" in w and "Qwen/Qwen2.5-7B-Instruct" in w for w in reference.warnings)
