@@ -202,8 +202,9 @@ def _print_plans(plans: list[Any]) -> None:
              if p.serving_input_per_1m is not None else None),
             ("estimate", p.estimate_error),
         ], indent=2)
-        if p.suggestions:
-            print_notes(out, [f"alternative {s.model}: {s.reason}" for s in p.suggestions])
+        others = [s for s in p.suggestions if s.model != p.model]
+        if others:
+            print_notes(out, [f"alternative {s.model}: {s.reason}" for s in others])
         if p.problems:
             print_notes(out, [f"refused: {problem}" for problem in p.problems])
         out.print("")

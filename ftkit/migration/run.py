@@ -252,7 +252,7 @@ def migrate(
     finished("record")
 
     step("plan")
-    if not state.plans or [p.target for p in state.plans] != state.targets or list(targets) != state.targets:
+    if not state.plans or list(targets) != state.targets:  # the same targets keep their plans (and job names)
         state.plans = _plans(job, kept, held, targets, options)
         state.targets = list(targets)
     for plan in state.plans:
