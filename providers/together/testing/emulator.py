@@ -109,6 +109,7 @@ class TogetherServer(FileRoutes, DedicatedInference, EmulatorServer):
         self.jobs: dict[str, EmulatedJob] = {}
         self._failures: list[JobFailure] = []
         self._rejections: list[str] = []
+        self._cuts: list[float] = []
         self.credit_limit_usd = credit_limit_usd
         self.projects = Projects(project_id=f"proj_{hashlib.sha256(user.encode()).hexdigest()[:16]}", slug=user,
                                  deploy_seconds=deploy_seconds)
@@ -146,6 +147,12 @@ class TogetherServer(FileRoutes, DedicatedInference, EmulatorServer):
         """The next uploaded file fails Together's validation (``INVALID_FORMAT``) with ``message``."""
         with self.lock:
             self._rejections.append(message)
+
+    def cut_next_download(self, fraction: float = 0.5) -> None:
+        """The next weights download stops after ``fraction`` of the archive, as a dropped transfer leaves a
+        client (a test device: the bytes come with a ``Content-Range`` naming the whole size)."""
+        with self.lock:
+            self._cuts.append(fraction)
 
     def error_body(self, status: int, message: str, **details: Any) -> Any:
         return {"error": {"message": message, "type": details.pop("type", _ERROR_TYPES.get(status, "api_error")),
@@ -366,6 +373,12 @@ class TogetherServer(FileRoutes, DedicatedInference, EmulatorServer):
         name = f"{job.output_name.split('/')[-1]}.tar.zst"
         headers = {"content-disposition": f'attachment; filename="{name}"', "accept-ranges": "bytes"}
         wanted = request.headers.get("range") or ""
+        with self.lock:
+            cut = self._cuts.pop(0) if self._cuts and not wanted else None
+        if cut is not None:  # a transfer cut short: the first part, and the whole size the client should expect
+            part = archive[: int(len(archive) * cut)]
+            headers["content-range"] = f"bytes 0-{len(part) - 1}/{len(archive)}"
+            return Response(part, 206, headers, content_type="application/octet-stream")
         if wanted:  # ``Range: bytes=N-`` (what ``tg ft download`` sends to resume): 206 with the rest
             self.record("download_range", range=wanted)
             start = int(wanted.removeprefix("bytes=").split("-")[0] or 0)

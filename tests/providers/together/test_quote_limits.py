@@ -156,3 +156,14 @@ def test_offline_estimate_names_the_hosting_cost_and_undeployable_bases() -> Non
     assert any("$3.99/hour per replica" in a and "per minute" in a for a in hosted.assumptions)
     reference = provider.estimate(spec(model="meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"))
     assert any("cannot be deployed" in w and "Qwen/Qwen2.5-7B-Instruct" in w for w in reference.warnings)
+
+
+def test_a_download_cut_short_continues_from_where_it_stopped(server: TogetherServer, make_job, tmp_path: Path) -> None:
+    job = make_job()
+    job.start()
+    model = job.wait(timeout=30)
+    server.cut_next_download(0.5)
+    weights = job.provider.download(model, kind="adapter", dest=tmp_path / "adapter")
+    (resumed,) = server.recorded("download_range")
+    assert resumed["range"] == f"bytes={model.info['weights_bytes'] // 2}-"
+    assert (weights / "adapter_config.json").is_file() and len(server.requests_to("GET", "/v1/finetune/download")) == 2
