@@ -12,13 +12,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ftkit._retry import RetryPolicy, call_with_retries
+from ftkit._retry import RetryPolicy
 from ftkit.errors import (
     ConfigError,
     FtkitError,
@@ -34,6 +33,7 @@ from ftkit.types import Capability, EventPage, GenerationSettings, JobState, Job
 
 from . import _deploy
 from ._client import PROVIDER, FireworksApi
+from ._download import download_adapter, fetch_signed
 from ._options import FireworksOptions
 from ._request import (
     WANDB_KEY_ENV,
@@ -287,29 +287,8 @@ class FireworksProvider(ManagedProvider):
         ``model`` so it can be merged or served locally. Never writes into a folder that holds files."""
         if kwargs:
             raise ConfigError(f"Fireworks download takes only dest; not {', '.join(sorted(kwargs))}.")
-        target = Path(dest)
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
-            raise ConfigError(f"{target} already exists and is not an empty folder; choose a new destination.")
         self._bind(_account_of(model.model_id))
-        model_id = model.model_id.rsplit("/", 1)[-1]
-        endpoint = self.api.safe(lambda c: c.models.get_download_endpoint(model_id),
-                                 not_found=lambda: JobNotFoundError(model.model_id, "Fireworks models"))  # fmt: skip
-        urls = dict(endpoint.filename_to_signed_urls or {})
-        if not urls:
-            raise ProviderError(f"Fireworks offered no files for {model.model_id}", provider=PROVIDER)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        try:
-            for filename, url in sorted(urls.items()):
-                (staging / Path(filename).name).write_bytes(self._fetch(url))
-            if target.exists():
-                target.rmdir()  # empty, checked above
-            staging.rename(target)
-        finally:
-            if staging.exists():
-                for leftover in staging.iterdir():
-                    leftover.unlink()
-                staging.rmdir()
+        target = download_adapter(self.api, model.model_id, Path(dest))
         model.adapter_path = str(target)
         return target
 
@@ -367,23 +346,7 @@ class FireworksProvider(ManagedProvider):
         return parse_metrics(self._fetch(url).decode("utf-8", "replace")) if url else []
 
     def _fetch(self, url: str) -> bytes:
-        """GET a signed URL (no Fireworks credentials on it), retried like any safe call."""
-        import httpx
-
-        def get() -> bytes:
-            response = httpx.get(url, timeout=60.0, follow_redirects=True)
-            response.raise_for_status()
-            return response.content
-
-        def retryable(exc: BaseException) -> bool:
-            if isinstance(exc, httpx.HTTPStatusError):
-                return exc.response.status_code in (408, 429) or exc.response.status_code >= 500
-            return isinstance(exc, httpx.TransportError)
-
-        try:
-            return call_with_retries(get, is_retryable=retryable, policy=self.api.policy)
-        except httpx.HTTPError as e:
-            raise ProviderError(f"could not read {url.split('?')[0]} ({e}); retry later", provider=PROVIDER) from e
+        return fetch_signed(url, self.api.policy)
 
 
 def _account_of(name: str) -> str | None:

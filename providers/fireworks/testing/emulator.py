@@ -38,38 +38,23 @@ Assumptions (Fireworks does not document them; each is what the SDK's types sugg
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ftkit.providers.fireworks.testing._data import InvalidDataset, check_dataset, count_tokens, recall
+from ftkit.providers.fireworks.testing._data import InvalidDataset, check_dataset
 from ftkit.providers.fireworks.testing._jobs import TERMINAL, EmulatedDataset, EmulatedDeployment, EmulatedJob
+from ftkit.providers.fireworks.testing._serving import BASE_MODELS, RESOURCE_ID, ServingEndpoints, bad_request
 
-from ftkit.testing._http import EmulatorServer, HTTPError, Request, Response
+from ftkit.testing._http import EmulatorServer, HTTPError, Request
 
 __all__ = ["FireworksServer", "fireworks_server"]
 
 _GRPC = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 500: 13, 503: 14}
-_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-_ACCELERATORS = {"NVIDIA_A100_80GB", "NVIDIA_H100_80GB", "NVIDIA_H200_141GB", "NVIDIA_B200_180GB",
-                 "AMD_MI300X_192GB", "NVIDIA_A10G_24GB", "NVIDIA_A100_40GB", "NVIDIA_L4_24GB"}  # fmt: skip
-#: tunable base models: name -> (max context, serverless)
-BASE_MODELS: dict[str, tuple[int, bool]] = {
-    "accounts/fireworks/models/llama-v3p1-8b-instruct": (131072, True),
-    "accounts/fireworks/models/llama-v3p1-70b-instruct": (131072, True),
-    "accounts/fireworks/models/qwen2p5-7b-instruct": (32768, False),
-    "accounts/fireworks/models/qwen3-8b": (40960, True),
-}
 _MAX_UPLOAD = 150 * 1024 * 1024  # datasets.upload docstring: "file sizes up to 150Mb"
 
 
-def _bad(message: str, status: int = 400) -> HTTPError:
-    return HTTPError(status, message)
-
-
-class FireworksServer(EmulatorServer):
+class FireworksServer(ServingEndpoints, EmulatorServer):
     """The emulator. ``base_url``, ``api_key`` and ``account_id`` are what a client needs."""
 
     def __init__(
@@ -199,11 +184,11 @@ class FireworksServer(EmulatorServer):
     def _create_dataset(self, request: Request) -> dict[str, Any]:
         body = request.json()
         dataset_id = body.get("datasetId") or ""
-        if not _ID.fullmatch(dataset_id):
-            raise _bad(f"invalid datasetId {dataset_id!r}: use lowercase letters, digits and hyphens (at most 63)")
+        if not RESOURCE_ID.fullmatch(dataset_id):
+            raise bad_request(f"invalid datasetId {dataset_id!r}: use lowercase letters, digits and hyphens (at most 63)")
         spec = body.get("dataset")
         if not isinstance(spec, dict):
-            raise _bad("dataset is required")
+            raise bad_request("dataset is required")
         with self.lock:
             if dataset_id in self.datasets:
                 raise HTTPError(409, f"dataset {self._name('datasets', dataset_id)!r} already exists")
@@ -217,17 +202,17 @@ class FireworksServer(EmulatorServer):
         dataset = self._dataset(request.params["dataset"])
         part = request.files.get("file")
         if request.content_type != "multipart/form-data" or part is None:
-            raise _bad("expected a multipart/form-data body with a 'file' part")
+            raise bad_request("expected a multipart/form-data body with a 'file' part")
         if not part.filename.endswith(".jsonl"):
-            raise _bad(f"dataset file must have .jsonl file extension: {part.filename}")
+            raise bad_request(f"dataset file must have .jsonl file extension: {part.filename}")
         if len(part.content) > _MAX_UPLOAD:
-            raise _bad("file is larger than 150 MB; use getUploadEndpoint for large files")
+            raise bad_request("file is larger than 150 MB; use getUploadEndpoint for large files")
         try:
             summary = check_dataset(part.content)
         except InvalidDataset as e:
-            raise _bad(f"invalid dataset: {e}") from None
+            raise bad_request(f"invalid dataset: {e}") from None
         if dataset.example_count is not None and dataset.example_count != summary.examples:
-            raise _bad(f"exampleCount is {dataset.example_count} but the file has {summary.examples} examples")
+            raise bad_request(f"exampleCount is {dataset.example_count} but the file has {summary.examples} examples")
         with self.lock:
             first = dataset.summary is None
             dataset.content, dataset.filename, dataset.summary = part.content, part.filename, summary
@@ -267,30 +252,30 @@ class FireworksServer(EmulatorServer):
         job_id = request.arg("dpoJobId") or f"dpoj-{self.next_id():06d}"
         loss = body.get("lossConfig") or {}
         if loss.get("method") not in (None, "DPO"):
-            raise _bad(f"lossConfig.method {loss.get('method')!r} is not a DPO loss")
+            raise bad_request(f"lossConfig.method {loss.get('method')!r} is not a DPO loss")
         return self._new_job(job_id, body, body.get("trainingConfig") or {}, "dpo")
 
     def _new_job(self, job_id: str, body: dict[str, Any], config: dict[str, Any], kind: str) -> dict[str, Any]:
         """A job from its request: ``config`` holds the training settings (the body itself for SFT,
         ``trainingConfig`` for DPO)."""
         collection = "dpoJobs" if kind == "dpo" else "supervisedFineTuningJobs"
-        if not _ID.fullmatch(job_id):
-            raise _bad(f"invalid job id {job_id!r}: use lowercase letters, digits and hyphens")
+        if not RESOURCE_ID.fullmatch(job_id):
+            raise bad_request(f"invalid job id {job_id!r}: use lowercase letters, digits and hyphens")
         dataset_name = body.get("dataset") or ""
         prefix = f"accounts/{self.account_id}/datasets/"
         if not dataset_name.startswith(prefix):
-            raise _bad(f"dataset must be a dataset name like {prefix}<id> (got {dataset_name!r})")
+            raise bad_request(f"dataset must be a dataset name like {prefix}<id> (got {dataset_name!r})")
         dataset = self._dataset(dataset_name[len(prefix):])
         if dataset.summary is None:
-            raise _bad(f"dataset {dataset_name!r} is not READY (state UPLOADING); upload it first")
+            raise bad_request(f"dataset {dataset_name!r} is not READY (state UPLOADING); upload it first")
         wanted = "preference" if kind == "dpo" else "chat"
         if dataset.summary.kind != wanted:
-            raise _bad(f"dataset {dataset_name!r} holds {dataset.summary.kind} rows; a {kind.upper()} job needs {wanted} rows")
+            raise bad_request(f"dataset {dataset_name!r} holds {dataset.summary.kind} rows; a {kind.upper()} job needs {wanted} rows")
         base = config.get("baseModel")
         if bool(base) == bool(config.get("warmStartFrom")):
-            raise _bad("exactly one of baseModel or warmStartFrom must be set")
+            raise bad_request("exactly one of baseModel or warmStartFrom must be set")
         if base not in BASE_MODELS:
-            raise _bad(f"base model {base!r} is not tunable (Tunable: false) or does not exist")
+            raise bad_request(f"base model {base!r} is not tunable (Tunable: false) or does not exist")
         context = BASE_MODELS[base][0]
         problems = [
             *(["epochs must be at least 1"] if int(config.get("epochs") or 1) < 1 else []),
@@ -301,7 +286,7 @@ class FireworksServer(EmulatorServer):
               if int(config.get("maxContextLength") or 0) > context else []),
         ]  # fmt: skip
         if problems:
-            raise _bad("; ".join(problems))
+            raise bad_request("; ".join(problems))
         output = config.get("outputModel") or self._name("models", job_id)
         with self.lock:
             if job_id in self.jobs:
@@ -347,7 +332,7 @@ class FireworksServer(EmulatorServer):
         with self.lock:
             state = job.state(now)
             if state in TERMINAL:
-                raise _bad(f"job is in state {state} and cannot be cancelled")
+                raise bad_request(f"job is in state {state} and cannot be cancelled")
             job.stop("JOB_STATE_CANCELLED", now)
         return {}
 
@@ -357,138 +342,13 @@ class FireworksServer(EmulatorServer):
         with self.lock:
             state = job.state(now)
             if state not in ("JOB_STATE_PAUSED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED"):
-                raise _bad(f"job is in state {state}; only paused, failed or cancelled jobs can be resumed")
+                raise bad_request(f"job is in state {state}; only paused, failed or cancelled jobs can be resumed")
             job.restart(now)
             return self._job_view(job)
 
     def _dpo_metrics_endpoint(self, request: Request) -> dict[str, Any]:
         self._job(request.params["job"], "dpo")
         return {"signedUrl": self._signed_url("metrics", request.params["job"], "metrics.jsonl")}
-
-    # -- models ---------------------------------------------------------------------------------------------------
-
-    def _trained_job(self, model_id: str) -> EmulatedJob:
-        name = self._name("models", model_id)
-        now = self.clock.now()
-        with self.lock:
-            for job in self.jobs.values():
-                if job.output_model == name and job.state(now) == "JOB_STATE_COMPLETED":
-                    return job
-        raise HTTPError(404, f"model {name!r} not found")
-
-    def _get_model(self, request: Request) -> dict[str, Any]:
-        job = self._trained_job(request.params["model"])
-        return {"name": job.output_model, "kind": "HF_PEFT_ADDON", "state": "READY",
-                "peftDetails": {"baseModel": job.base_model, "r": job.request.get("loraRank") or 8},
-                "createTime": job.view(self.clock.now(), metrics_url=None)["completedTime"]}  # fmt: skip
-
-    def _download_endpoint(self, request: Request) -> dict[str, Any]:
-        model_id = request.params["model"]
-        self._trained_job(model_id)
-        files = ("adapter_config.json", "adapter_model.safetensors")
-        return {"filenameToSignedUrls": {f: self._signed_url("models", model_id, f) for f in files}}
-
-    def _signed(self, request: Request) -> Response:
-        kind, name, file = request.params["kind"], request.params["name"], request.params["file"]
-        if request.arg("X-Goog-Signature") != self._signature(request.path):
-            return Response("<Error><Code>SignatureDoesNotMatch</Code></Error>", 403, content_type="application/xml")
-        now = self.clock.now()
-        if kind == "metrics":
-            job = self._job(name)
-            return Response("".join(json.dumps(m) + "\n" for m in job.metrics_lines(now)).encode(),
-                            content_type="application/jsonl")  # fmt: skip
-        job = self._trained_job(name)
-        if file == "adapter_config.json":
-            config = {"peft_type": "LORA", "r": job.request.get("loraRank") or 8,
-                      "base_model_name_or_path": job.base_model, "target_modules": "all-linear"}  # fmt: skip
-            return Response(json.dumps(config).encode(), content_type="application/json")
-        return Response(hashlib.sha256(job.name.encode()).digest() * 32, content_type="application/octet-stream")
-
-    # -- deployments ------------------------------------------------------------------------------------------------
-
-    def _deployment(self, deployment_id: str) -> EmulatedDeployment:
-        with self.lock:
-            deployment = self.deployments.get(deployment_id)
-        if deployment is None:
-            raise HTTPError(404, f"deployment {self._name('deployments', deployment_id)!r} not found")
-        return deployment
-
-    def _create_deployment(self, request: Request) -> dict[str, Any]:
-        body = request.json()
-        deployment_id = request.arg("deploymentId") or f"dep{self.next_id():06d}"
-        if not _ID.fullmatch(deployment_id):
-            raise _bad(f"invalid deploymentId {deployment_id!r}")
-        base = body.get("baseModel") or ""
-        if base not in BASE_MODELS:
-            prefix = f"accounts/{self.account_id}/models/"
-            if not base.startswith(prefix):
-                raise _bad(f"baseModel {base!r} not found")
-            self._trained_job(base[len(prefix):])
-        accelerator = body.get("acceleratorType")
-        if accelerator is not None and accelerator not in _ACCELERATORS:
-            raise _bad(f"unknown acceleratorType {accelerator!r}")
-        low, high = int(body.get("minReplicaCount") or 0), body.get("maxReplicaCount")
-        if high is not None and int(high) < low:
-            raise _bad("maxReplicaCount must be at least minReplicaCount")
-        with self.lock:
-            if deployment_id in self.deployments:
-                raise HTTPError(409, f"deployment {self._name('deployments', deployment_id)!r} already exists")
-            deployment = EmulatedDeployment(self._name("deployments", deployment_id), base, self.clock.now(),
-                                            self.deploy_seconds, {k: v for k, v in body.items() if k != "baseModel"})  # fmt: skip
-            self.deployments[deployment_id] = deployment
-            self.record("deployment_created", deployment_id=deployment_id, base_model=base)
-            return deployment.view(self.clock.now())
-
-    def _list_deployments(self, request: Request) -> dict[str, Any]:
-        now = self.clock.now()
-        with self.lock:
-            live = [d.view(now) for d in self.deployments.values() if d.state(now) != "DELETED"]
-        return {"deployments": live, "nextPageToken": "", "totalSize": len(live)}
-
-    def _delete_deployment(self, request: Request) -> dict[str, Any]:
-        deployment = self._deployment(request.params["deployment"])
-        with self.lock:
-            if deployment.deleted_at is None:
-                deployment.deleted_at = self.clock.now()
-                self.record("deployment_deleted", deployment_id=request.params["deployment"])
-        return {}
-
-    # -- inference ----------------------------------------------------------------------------------------------------
-
-    def _chat(self, request: Request) -> dict[str, Any]:
-        body = request.json()
-        model, messages = body.get("model"), body.get("messages")
-        if not isinstance(model, str) or not isinstance(messages, list) or not messages:
-            raise _bad("model and a non-empty messages array are required")
-        now = self.clock.now()
-        prompt = next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
-        served, _, deployment_name = model.partition("#")
-        if deployment_name:
-            deployment = self._deployment(deployment_name.rsplit("/", 1)[-1])
-            if deployment.state(now) != "READY":
-                raise _bad(f"deployment {deployment_name!r} is {deployment.state(now)}, not READY")
-            if deployment.base_model != served:
-                raise _bad(f"deployment {deployment_name!r} serves {deployment.base_model!r}, not {served!r}")
-        elif served not in BASE_MODELS or not BASE_MODELS[served][1]:
-            raise HTTPError(404, f"Model not found, inaccessible, and/or not deployed: {served}")
-        if served in BASE_MODELS:
-            from ftkit.providers.fireworks.testing._data import base_answer
-
-            text = base_answer(prompt)
-        else:
-            text = recall(self._trained_job(served.rsplit("/", 1)[-1]).dataset.summary.pairs, prompt)  # type: ignore[union-attr]
-        limit = body.get("max_tokens")
-        words = text.split(" ")
-        if limit is not None and count_tokens(text) > int(limit):
-            text = " ".join(words[: max(1, int(limit))])
-        prompt_tokens = sum(count_tokens(str(m.get("content") or "")) + 4 for m in messages)
-        return {
-            "id": f"chatcmpl-{self.next_id()}", "object": "chat.completion", "created": int(now), "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": count_tokens(text),
-                      "total_tokens": prompt_tokens + count_tokens(text)},
-        }  # fmt: skip
-
 
 @contextmanager
 def fireworks_server(**options: Any) -> Iterator[FireworksServer]:
