@@ -150,8 +150,9 @@ def test_the_listings_date_feeds_offline_estimates_and_jobs_show(emulator: OpenA
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import date
 
-    from ftkit.cli import main
     from ftkit.providers.openai import _winddown
+
+    from ftkit.cli import main
 
     job = make_job()
     job.start()
