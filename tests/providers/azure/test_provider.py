@@ -127,3 +127,19 @@ def test_the_emulator_requires_an_api_version_and_the_key_header(server: AzureOp
     bearer = httpx.get(f"{server.base_url}/openai/files", params={"api-version": "2025-04-01-preview"},
                        headers={"Authorization": f"Bearer {server.api_key}"})  # fmt: skip
     assert bearer.status_code == 401  # a key goes in api-key; Bearer carries Entra ID tokens
+
+
+def test_pause_and_resume_work_as_on_openai(server: AzureOpenAIServer, make_job) -> None:
+    import time
+
+    from ftkit.types import JobState
+
+    job = make_job(epochs=50)
+    job.start()
+    deadline = time.monotonic() + 20
+    while job.status().state is not JobState.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.02)
+    paused = job.pause()
+    assert paused.state is JobState.PAUSED and paused.provider == "azure"
+    assert job.resume().state in (JobState.RUNNING, JobState.QUEUED)
+    job.cancel()
