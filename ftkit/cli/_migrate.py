@@ -46,7 +46,9 @@ FROM = typer.Option(None, "--from", help="Provider to migrate from (default: the
 TO = typer.Option([], "--to", help="Target PROVIDER[:MODEL], repeatable (no model: ftkit suggests one).")
 TEST = typer.Option(None, "--test", help="Held-out JSONL to record and compare on (default: the job's validation "
                                           "file, else a split of its training file).")
-TRAIN = typer.Option(None, "--train", help="Your copy of the training data, when the service deleted its file.")
+TRAIN = typer.Option(None, "--train", help="Your copy of the training file (OpenAI never hands training files back; "
+                                            "it must be the exact file you uploaded).")
+VALIDATION = typer.Option(None, "--validation", help="Your copy of the validation file, if the job had one.")
 OUT = typer.Option(..., "--out", help="Folder for the state, recording and report (new or this migration's).")
 OPTION = typer.Option([], "--option", "-o", help="Target option KEY=VALUE (JSON values allowed), given to every "
                                                   "target that takes it (e.g. -o max_steps=100 for local).")
@@ -134,6 +136,7 @@ def record(
     provider: str | None = FROM,
     test: str | None = TEST,
     train: str | None = TRAIN,
+    validation: str | None = VALIDATION,
     concurrency: int = CONCURRENCY,
     rpm: int | None = RPM,
     max_new_tokens: int = MAX_TOKENS,
@@ -146,7 +149,7 @@ def record(
     from ftkit.migration import record_source
 
     with showing_progress():
-        recording = record_source(job, test=test, provider=provider, train=train,
+        recording = record_source(job, test=test, provider=provider, train=train, validation=validation,
                                   settings=_settings(concurrency, rpm, max_new_tokens),
                                   **_connection(api_key, base_url))
     if json_out:
@@ -164,6 +167,7 @@ def plan(
     provider: str | None = FROM,
     test: str | None = TEST,
     train: str | None = TRAIN,
+    validation: str | None = VALIDATION,
     option: list[str] = OPTION,
     json_out: bool = JSON,
     api_key: str | None = API_KEY,
@@ -177,6 +181,7 @@ def plan(
     if not to:
         raise ConfigError("Name at least one target: --to together[:MODEL] (repeatable).")
     plans = plan_migration(job, to, provider=provider, options=parse_options(option), test=test, train=train,
+                           validation=validation,
                            **_connection(api_key, base_url))
     if json_out:
         print_json([p.model_dump(mode="json") for p in plans])
@@ -222,6 +227,7 @@ def run(
     provider: str | None = FROM,
     test: str | None = TEST,
     train: str | None = TRAIN,
+    validation: str | None = VALIDATION,
     option: list[str] = OPTION,
     metric: list[str] = METRIC,
     concurrency: int = CONCURRENCY,
@@ -238,6 +244,7 @@ def run(
 
     with showing_progress():
         report = migrate(job, targets=to, out=out_dir, provider=provider, test=test, train=train,
+                         validation=validation,
                          metrics=metric, options=parse_options(option),
                          settings=_settings(concurrency, rpm, max_new_tokens), **_connection(api_key, base_url))
     if json_out:

@@ -1,6 +1,9 @@
 """Keeping an imported job's data: its training and validation files, downloaded once and read back as chat data.
 
-Files land in ``$FTKIT_HOME/imports/<provider>/<remote id>/`` (``train.raw.jsonl`` as the service holds it, a
+A service that never releases its training files (OpenAI refuses to) says so through
+``UnsupportedCapabilityError``; the user's own copy is then taken instead, and checked against the byte count the
+service lists, so the retrain rests on the file the job trained on. Files land in
+``$FTKIT_HOME/imports/<provider>/<remote id>/`` (``train.raw.jsonl`` as the service holds it, a
 ``manifest.json`` with each file's sha256 and size, and ``train.jsonl``: ftkit's canonical chat rows), so the
 retrain never depends on the service keeping them. A file already complete (its manifest checksum matches the
 bytes on disk) is never downloaded again; one cut off mid-way is fetched again from the start, because its
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ftkit._hashing import sha256_file
-from ftkit.errors import ConfigError, JobNotFoundError
+from ftkit.errors import ConfigError, ProviderError, UnsupportedCapabilityError
 from ftkit.migration.imports import imported_facts
 from ftkit.provider import require_capability
 from ftkit.types import Capability
@@ -48,9 +51,10 @@ def import_dir(job: FineTuneJob) -> Path:
     return job.store.path.parent / "imports" / job.spec.provider / str(job.record.remote_id)
 
 
-def keep_data(job: FineTuneJob, *, train: str | Path | None = None) -> KeptData:
-    """Download (once) and convert the imported job's files; ``train`` replaces a training file the service
-    no longer holds (the user's own copy). Raises a clear error when there is no training data at all."""
+def keep_data(job: FineTuneJob, *, train: str | Path | None = None, validation: str | Path | None = None) -> KeptData:
+    """Download (once) and convert the imported job's files; ``train``/``validation`` are the user's own copies,
+    for a service that deleted its files or never releases them (checked against the byte count it lists).
+    Raises a clear error when there is no training data at all."""
     facts = imported_facts(job)
     if facts is None:
         raise ConfigError(f"Job {job.id} was not imported: import it first (FineTuneJob.import_remote).")
@@ -62,13 +66,16 @@ def keep_data(job: FineTuneJob, *, train: str | Path | None = None) -> KeptData:
     kept = KeptData(folder=str(folder))
     for remote in facts.files:
         raw = folder / f"{remote.role}.raw.jsonl"
-        own = train if remote.role == "train" and train is not None else None
+        own = {"train": train, "validation": validation}.get(remote.role)
+        expected = remote.bytes  # the user's copy must be the file the service trained on
         local = getattr(job.spec, remote.role, None)
         if own is None and isinstance(local, str) and Path(local).is_file():
-            own = local  # a job ftkit started: its data is already on this machine
+            own, expected = local, None  # a job ftkit started: the user's data, before ftkit converted it
         try:
-            sha = _kept_copy(job, remote.file_id, raw, manifest.get(remote.role), own)
-        except JobNotFoundError as e:
+            sha = _kept_copy(job, remote.file_id, raw, manifest.get(remote.role), own, expected)
+        except (ProviderError, UnsupportedCapabilityError) as e:
+            if isinstance(e, ProviderError) and e.status_code not in (404, 410):
+                raise  # a network or service fault: run the command again
             kept.missing[remote.role] = str(e)
             continue
         manifest[remote.role] = {**manifest.get(remote.role, {}), "file_id": remote.file_id, "sha256": sha,
@@ -88,6 +95,8 @@ def keep_data(job: FineTuneJob, *, train: str | Path | None = None) -> KeptData:
         raise ConfigError(
             f"The training data of {job.record.remote_id} cannot be kept: {why}. Pass your own copy of the "
             "training file (`--train FILE`, or keep_data(job, train=...)) to retrain from it.")
+    if "validation" in kept.missing:
+        kept.missing["validation"] += " (pass `--validation FILE` to keep it; the held-out set is chosen without it)"
     for role, why in kept.missing.items():
         log.warning("%s file of %s not kept: %s", role, job.record.remote_id, why)
     # an imported spec names the service's files until now; a job ftkit started keeps the user's own paths
@@ -99,14 +108,20 @@ def keep_data(job: FineTuneJob, *, train: str | Path | None = None) -> KeptData:
     return kept
 
 
-def _kept_copy(job: FineTuneJob, file_id: str, raw: Path, known: dict[str, Any] | None, own: str | Path | None) -> str:
+def _kept_copy(job: FineTuneJob, file_id: str, raw: Path, known: dict[str, Any] | None, own: str | Path | None,
+               expected: int | None) -> str:
     """The sha256 of the complete local copy of ``file_id`` at ``raw``, downloading it only when needed."""
     if raw.is_file() and known and known.get("file_id") == file_id and sha256_file(raw) == known.get("sha256"):
         return str(known["sha256"])
     if own is not None:
         source = Path(own)
         if not source.is_file():
-            raise ConfigError(f"No training file at {source}.")
+            raise ConfigError(f"No data file at {source}.")
+        if expected is not None and source.stat().st_size != expected:
+            raise ConfigError(
+                f"{source} is {source.stat().st_size:,} bytes but {job.spec.provider}'s {file_id} is {expected:,}: "
+                "it is not the file the job trained on. Give the exact file you uploaded, so the retrain and the "
+                "comparison rest on the same data.")
         tmp = raw.with_name(raw.name + ".part")
         tmp.write_bytes(source.read_bytes())
         os.replace(tmp, raw)

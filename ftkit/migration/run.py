@@ -140,23 +140,24 @@ def _load_state(folder: Path, provider: str, remote_id: str) -> MigrationState:
 
 
 def _imported(provider: str, remote_id: str, store: JobStore, connection: dict[str, Any], *,
-              train: str | None) -> tuple[Any, KeptData]:
+              train: str | None, validation: str | None = None) -> tuple[Any, KeptData]:
     job = import_remote(provider, remote_id, store=store, **connection)
     if job.record.state.value != "succeeded":
         raise ConfigError(f"{provider} job {remote_id} did not succeed (it is {job.record.raw_status}"
                           + (f": {job.record.error}" if job.record.error else "")
                           + "); only a succeeded job has a model to record and compare. Migrate another job "
                           "(`ftkit migrate inventory` lists them), or retrain its data with `ftkit train`.")
-    return job, keep_data(job, train=train)
+    return job, keep_data(job, train=train, validation=validation)
 
 
 def plan_migration(remote_id: str, targets: Sequence[str], *, provider: str | None = None,
                    options: dict[str, Any] | None = None, test: str | None = None, train: str | None = None,
-                   store: JobStore | None = None, **connection: Any) -> list[RetargetPlan]:
+                   validation: str | None = None, store: JobStore | None = None,
+                   **connection: Any) -> list[RetargetPlan]:
     """The retargeted job for each target, with every translation stated (imports and keeps the data first)."""
     provider = provider or default_source()
     store = store or JobStore()
-    job, kept = _imported(provider, remote_id, store, connection, train=train)
+    job, kept = _imported(provider, remote_id, store, connection, train=train, validation=validation)
     held = choose_held_out(job, kept, test)
     return _plans(job, kept, held, targets, options)
 
@@ -180,12 +181,12 @@ def _options_for(target: str, options: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def record_source(remote_id: str, *, test: str | None = None, provider: str | None = None, train: str | None = None,
-                  settings: GenerationSettings | None = None, store: JobStore | None = None,
-                  out: str | Path | None = None, **connection: Any) -> Recording:
+                  validation: str | None = None, settings: GenerationSettings | None = None,
+                  store: JobStore | None = None, out: str | Path | None = None, **connection: Any) -> Recording:
     """Record the source fine-tune's answers on the held-out set (import and keep the data first)."""
     provider = provider or default_source()
     store = store or JobStore()
-    job, kept = _imported(provider, remote_id, store, connection, train=train)
+    job, kept = _imported(provider, remote_id, store, connection, train=train, validation=validation)
     held = choose_held_out(job, kept, test)
     return record(job, held.test, settings=settings, out=out)
 
@@ -198,6 +199,7 @@ def migrate(
     provider: str | None = None,
     test: str | None = None,
     train: str | None = None,
+    validation: str | None = None,
     metrics: Sequence[str] = ("exact_match",),
     options: dict[str, Any] | None = None,
     settings: GenerationSettings | None = None,
@@ -241,7 +243,7 @@ def migrate(
     finished("import")
 
     step("keep")
-    kept = keep_data(job, train=train)
+    kept = keep_data(job, train=train, validation=validation)
     state.kept = kept
     held = choose_held_out(job, kept, test)
     state.held_out = held

@@ -6,7 +6,10 @@ settled, with the deprecated top-level ``hyperparameters`` as the fallback (API 
 The job object has no ``suffix`` field; the suffix is the fourth part of the model name
 ``ft:<base>:<org>:<suffix>:<id>``.
 
-Downloads use ``GET /files/{id}/content``, streamed to a ``.part`` file with a running sha256 and renamed only
+OpenAI refuses to hand back files uploaded for fine-tuning (``GET /files/{id}/content`` answers 400 "Not allowed
+to download files of purpose: fine-tune"; community.openai.com thread 1357013): that refusal is an
+``UnsupportedCapabilityError`` telling the user to pass their own copy, which the core checks against the byte
+count OpenAI lists. Where a download is allowed, it uses ``GET /files/{id}/content``, streamed to a ``.part`` file with a running sha256 and renamed only
 once the byte count matches the file object; OpenAI documents no range requests for file content, so an
 interrupted download restarts that file, while files already complete are never fetched again
 (:func:`ftkit.migration.keep.keep_data`).
@@ -19,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ftkit.errors import ConfigError, FtkitError, JobNotFoundError, ProviderError
+from ftkit.errors import ConfigError, FtkitError, JobNotFoundError, ProviderError, UnsupportedCapabilityError
 from ftkit.migration._types import DownloadedFile, ImportedJob, InventoryItem, RemoteFile
 from ftkit.spec import JobSpec
 
@@ -182,7 +185,8 @@ def download_file(provider: Any, file_id: str, dest: Path) -> DownloadedFile:
         expected = provider.api.safe(lambda c: c.files.retrieve(file_id)).bytes
     except ProviderError as e:
         if e.status_code == 404:
-            raise JobNotFoundError(file_id, "OpenAI's files (it was deleted; the job's data cannot be kept)") from e
+            raise ProviderError(f"{file_id} was deleted from OpenAI, so it cannot be downloaded",
+                                provider=provider.name, status_code=404) from e
         raise _no_permission(e) from e
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -199,7 +203,16 @@ def download_file(provider: Any, file_id: str, dest: Path) -> DownloadedFile:
             os.fsync(out.fileno())
         return size, digest.hexdigest()
 
-    size, sha256 = provider.api.safe(fetch)
+    try:
+        size, sha256 = provider.api.safe(fetch)
+    except ProviderError as e:
+        part.unlink(missing_ok=True)
+        if e.status_code == 400 and "not allowed to download" in str(e).lower():
+            raise UnsupportedCapabilityError(
+                provider.name, f"hand back {file_id} (OpenAI never releases files uploaded for fine-tuning)",
+                "pass your own copy of the file (`ftkit migrate ... --train FILE`); ftkit checks it against the "
+                "byte count OpenAI lists") from e
+        raise
     if expected is not None and size != expected:
         part.unlink(missing_ok=True)
         raise ProviderError(f"downloaded {size} bytes of {file_id}, OpenAI lists {expected}; run the command again",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,16 @@ class RemoteJob:
     validation_file: str | None
     train_rows: list[dict[str, Any]]
     validation_rows: list[dict[str, Any]]
+    #: the user's own copies of the files uploaded (OpenAI never hands training files back)
+    train_path: str = ""
+    validation_path: str | None = None
+
+    def data(self) -> dict[str, Any]:
+        """``train=``/``validation=`` of the migration API: the user's copies."""
+        return {"train": self.train_path, "validation": self.validation_path}
+
+    def data_flags(self) -> list[str]:
+        return ["--train", self.train_path] + (["--validation", self.validation_path] if self.validation_path else [])
 
     def connection(self) -> dict[str, Any]:
         return {"api_key": OPENAI_KEY, "base_url": self.server.base_url, "retry_policy": FAST_RETRIES}
@@ -51,9 +62,11 @@ def create_with_sdk(server: OpenAIEmulator, *, train: list[dict[str, Any]], vali
                     model: str = BASE, wait: bool = True) -> RemoteJob:
     """Upload and create exactly as a user's own script would, then wait for the job to succeed."""
     client = sdk_client(server)
+    folder = Path(tempfile.mkdtemp(prefix="user-data-"))
 
     def upload(rows: list[dict[str, Any]], name: str) -> str:
         body = "".join(json.dumps(r) + "\n" for r in rows).encode()
+        (folder / name).write_bytes(body)  # the copy the user keeps
         return client.files.create(file=(name, body), purpose="fine-tune").id
 
     training_file = upload(train, "tickets-train.jsonl")
@@ -74,7 +87,8 @@ def create_with_sdk(server: OpenAIEmulator, *, train: list[dict[str, Any]], vali
         time.sleep(0.02)
         job = client.fine_tuning.jobs.retrieve(job.id)
     return RemoteJob(server, job.id, job.fine_tuned_model or "", training_file, validation_file, train,
-                     validation or [])
+                     validation or [], str(folder / "tickets-train.jsonl"),
+                     str(folder / "tickets-valid.jsonl") if validation else None)
 
 
 @pytest.fixture

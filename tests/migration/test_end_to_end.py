@@ -34,7 +34,8 @@ CONCURRENCY = 2
 def _command(remote: RemoteJob, tiny: str, out: Path) -> list[str]:
     return [sys.executable, "-m", "ftkit.cli", "--no-progress", "migrate", remote.job_id, "--to", f"local:{tiny}",
             "--out", str(out), "--base-url", remote.server.base_url, "--concurrency", str(CONCURRENCY),
-            "--max-new-tokens", "8", "-o", "max_steps=2", "-o", "logging_steps=1", "-o", "save_steps=1"]
+            "--max-new-tokens", "8", "-o", "max_steps=2", "-o", "logging_steps=1", "-o", "save_steps=1",
+            *remote.data_flags()]  # the user's copies: OpenAI never hands training files back
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -86,12 +87,13 @@ def test_migrate_survives_a_sigkill_at_every_step(remote_job: RemoteJob, tmp_pat
     # import: killed while the job is being read from OpenAI
     server.faults.add("GET", "/v1/fine_tuning/jobs/{job_id}", delay=3.0)
     _kill_when(command, env, lambda: _state(out).get("step") == "import", after=0.5)
-    # keep: killed in the middle of downloading the training file
-    server.faults.add("GET", "/v1/files/{file_id}/content", delay=3.0)
-    _kill_when(command, env, lambda: _state(out).get("step") == "keep", after=0.5)
-    # record: killed with some answers cached and others in flight (answered by the server, never stored)
+    server.faults.clear()
+    # keep: killed as soon as the data is being kept (answers are slow from here on, so none is stored yet)
     server.faults.add("POST", "/v1/chat/completions", delay=0.4, process=True, times=None)
-    _kill_when(command, env, lambda: len(remote_job.chat_calls()) >= 5)
+    _kill_when(command, env, lambda: _state(out).get("step") in ("keep", "record"))
+    # record: killed with some answers cached and others in flight (answered by the server, never stored)
+    before = len(remote_job.chat_calls())
+    _kill_when(command, env, lambda: len(remote_job.chat_calls()) >= before + 5)
     calls_at_kill = list(remote_job.chat_calls())
     recorded_at_kill = _recorded_keys(remote_job, ftkit_home, prompts)
     assert 0 < len(recorded_at_kill) < len(prompts)
@@ -114,11 +116,11 @@ def test_migrate_survives_a_sigkill_at_every_step(remote_job: RemoteJob, tmp_pat
     # exactly one retargeted job, whatever was interrupted
     name = f"migrated {remote_job.job_id} -> local:{tiny}"
     assert len(JobStore(ftkit_home / "jobs.db").find_by_name(name)) == 1
-    # no prompt recorded before the kill was sent to the fine-tune again, and every prompt was answered once after
+    # no prompt recorded before the kill was sent to the fine-tune again, and each other prompt was asked once more
     later = remote_job.chat_calls()[len(calls_at_kill):]
-    asked_again = {json.dumps(c["messages"], sort_keys=True) for c in later}
-    assert not asked_again & recorded_at_kill
-    assert len(later) == len(prompts) - len(recorded_at_kill)
+    asked_again = [json.dumps(c["messages"], sort_keys=True) for c in later]
+    assert not set(asked_again) & recorded_at_kill
+    assert len(asked_again) == len(set(asked_again)) == len(prompts) - len(recorded_at_kill)
     # a rerun of a finished migration asks the fine-tune nothing
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr

@@ -60,7 +60,8 @@ def test_dpo_import_keeps_beta(emulator) -> None:
                              method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.3}}})
     job = FineTuneJob.import_remote("openai", remote.job_id, **remote.connection())
     assert job.spec.method.value == "dpo" and job.spec.options["beta"] == 0.3
-    plans = plan_migration(remote.job_id, ["together:Qwen/Qwen3-8B"], provider="openai", **remote.connection())
+    plans = plan_migration(remote.job_id, ["together:Qwen/Qwen3-8B"], provider="openai", **remote.data(),
+                           **remote.connection())
     beta = next(t for t in plans[0].translations if t.setting == "options.dpo_beta")
     assert beta.target == 0.3 and plans[0].spec["options"]["dpo_beta"] == 0.3
 
@@ -84,22 +85,29 @@ def test_inventory_lists_jobs_models_files_and_days_left(remote_job: RemoteJob, 
     assert model["kind"] == "model" and model["job_id"] == remote_job.job_id and model["days_left"] == 44
 
 
-def test_keep_data_downloads_once_with_checksums(remote_job: RemoteJob) -> None:
+def test_keep_data_takes_the_users_copy_once_and_checks_it(remote_job: RemoteJob) -> None:
     job = FineTuneJob.import_remote("openai", remote_job.job_id, **remote_job.connection())
-    kept = keep_data(job)
+    with pytest.raises(ConfigError, match="never releases files uploaded for fine-tuning"):
+        keep_data(job)  # OpenAI refuses to hand training files back: the user's copy is needed
+    kept = keep_data(job, **remote_job.data())
     rows = [json.loads(line) for line in Path(kept.train).read_text().splitlines()]
     assert [r["messages"] for r in rows] == [r["messages"] for r in remote_job.train_rows]
     assert job.spec.train == kept.train and FineTuneJob.attach(job.id).spec.validation == kept.validation
-    downloads = len([r for r in remote_job.server.requests if r.path.endswith("/content")])
-    again = keep_data(FineTuneJob.attach(job.id, **remote_job.connection()))
-    assert again.sha256 == kept.sha256
-    assert len([r for r in remote_job.server.requests if r.path.endswith("/content")]) == downloads
+    again = keep_data(FineTuneJob.attach(job.id, **remote_job.connection()))  # kept: no copy needed any more
+    assert again.sha256 == kept.sha256 and again.train == kept.train
+
+
+def test_a_copy_that_is_not_the_uploaded_file_is_refused(remote_job: RemoteJob, tmp_path: Path) -> None:
+    job = FineTuneJob.import_remote("openai", remote_job.job_id, **remote_job.connection())
+    other = write_jsonl(tmp_path / "other.jsonl", remote_job.train_rows[:-1])
+    with pytest.raises(ConfigError, match="not the file the job trained on"):
+        keep_data(job, train=other)
 
 
 def test_plan_shows_the_epochs_openai_ran(remote_job: RemoteJob, capsys: pytest.CaptureFixture[str]) -> None:
     ran = remote_job.server.job(remote_job.job_id)["method"]["supervised"]["hyperparameters"]["n_epochs"]
     assert main(_cli(remote_job, "migrate", "plan", remote_job.job_id, "--to", "together:Qwen/Qwen3-8B",
-                     "--to", "together", "--json")) == 0
+                     "--to", "together", "--json", *remote_job.data_flags())) == 0
     plans = json.loads(capsys.readouterr().out)
     for plan in plans:
         epochs = next(t for t in plan["translations"] if t["setting"] == "epochs")
@@ -109,24 +117,26 @@ def test_plan_shows_the_epochs_openai_ran(remote_job: RemoteJob, capsys: pytest.
         assert plan["source_cost_usd"] > 0 and plan["estimate"]["cost_usd"] > 0
     suggested = plans[1]
     assert suggested["model_reason"].startswith("suggested: the same quality class as gpt-4o-mini")
-    assert main(_cli(remote_job, "migrate", "plan", remote_job.job_id, "--to", "together:Qwen/Qwen3-8B")) == 0
+    assert main(_cli(remote_job, "migrate", "plan", remote_job.job_id, "--to", "together:Qwen/Qwen3-8B",
+                     *remote_job.data_flags())) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert f"epochs {ran} {ran}" in text and "epochs: the epochs openai actually ran" in text
 
 
 def test_batch_size_is_clamped_to_the_target_limits(remote_job: RemoteJob) -> None:
-    plan = plan_migration(remote_job.job_id, ["together:openai/gpt-oss-20b"], **remote_job.connection())[0]
+    plan = plan_migration(remote_job.job_id, ["together:openai/gpt-oss-20b"], **remote_job.data(),
+                          **remote_job.connection())[0]
     batch = next(t for t in plan.translations if t.setting == "batch_size")
     assert (batch.source, batch.target) == (2, 8) and "clamped" in batch.rule
 
 
 def test_record_twice_calls_the_fine_tune_once_per_prompt(remote_job: RemoteJob, tmp_path: Path) -> None:
     test = write_jsonl(tmp_path / "test.jsonl", colour_examples(40)[30:])
-    first = record_source(remote_job.job_id, test=str(test), **remote_job.connection())
+    first = record_source(remote_job.job_id, test=str(test), **remote_job.data(), **remote_job.connection())
     assert first.complete and first.n == 10 and first.cost_usd > 0
     calls = len(remote_job.chat_calls())
     assert calls == 10
-    second = record_source(remote_job.job_id, test=str(test), **remote_job.connection())
+    second = record_source(remote_job.job_id, test=str(test), **remote_job.data(), **remote_job.connection())
     assert second.complete and len(remote_job.chat_calls()) == calls
     answers = [json.loads(line)["answer"] for line in Path(second.path).read_text().splitlines()]
     assert all(a is not None for a in answers)
@@ -134,8 +144,8 @@ def test_record_twice_calls_the_fine_tune_once_per_prompt(remote_job: RemoteJob,
 
 def test_without_validation_a_held_out_split_is_left_out_of_the_retrain(emulator) -> None:
     remote = create_with_sdk(emulator, train=colour_examples(20), validation=None)
-    recording = record_source(remote.job_id, **remote.connection())
-    plan = plan_migration(remote.job_id, ["together:Qwen/Qwen3-8B"], **remote.connection())[0]
+    recording = record_source(remote.job_id, **remote.data(), **remote.connection())
+    plan = plan_migration(remote.job_id, ["together:Qwen/Qwen3-8B"], **remote.data(), **remote.connection())[0]
     held = {json.dumps(json.loads(line)["prompt"]) for line in Path(recording.path).read_text().splitlines()}
     trained = [json.loads(line)["messages"][:-1] for line in Path(plan.spec["train"]).read_text().splitlines()]
     assert held and not held & {json.dumps(t) for t in trained}
@@ -144,16 +154,17 @@ def test_without_validation_a_held_out_split_is_left_out_of_the_retrain(emulator
 
 def test_a_shut_down_model_is_said_and_the_references_remain(remote_job: RemoteJob) -> None:
     remote_job.server.retire_model(remote_job.fine_tuned_model)
-    recording = record_source(remote_job.job_id, **remote_job.connection())
+    recording = record_source(remote_job.job_id, **remote_job.data(), **remote_job.connection())
     assert recording.recorded == 0 and "no longer answers" in (recording.unavailable or "")
 
 
-@pytest.mark.parametrize("case", ["unknown", "not-an-id", "failed", "deleted", "forbidden"])
+@pytest.mark.parametrize("case", ["unknown", "not-an-id", "failed", "deleted", "no-copy", "forbidden"])
 def test_bad_input_is_a_message_and_exit_code_1(case: str, remote_job: RemoteJob, emulator, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     job_id = remote_job.job_id
     expected = {"unknown": "ftjob-doesnotexist", "not-an-id": "not an OpenAI fine-tuning job id",
-                "failed": "did not succeed", "deleted": "cannot be kept", "forbidden": "permission denied"}[case]
+                "failed": "did not succeed", "deleted": "was deleted from OpenAI", "no-copy": "--train FILE",
+                "forbidden": "permission denied"}[case]
     if case == "unknown":
         job_id = "ftjob-doesnotexist"
     elif case == "not-an-id":
@@ -165,7 +176,9 @@ def test_bad_input_is_a_message_and_exit_code_1(case: str, remote_job: RemoteJob
         emulator.files.pop(remote_job.training_file)
     elif case == "forbidden":
         emulator.faults.add("GET", "/v1/fine_tuning/jobs/{job_id}", status=403, times=None)
-    code = main(_cli(remote_job, "migrate", job_id, "--to", "together:Qwen/Qwen3-8B", "--out", str(tmp_path / "o")))
+    flags = [] if case in ("deleted", "no-copy") else remote_job.data_flags()
+    code = main(_cli(remote_job, "migrate", job_id, "--to", "together:Qwen/Qwen3-8B", "--out", str(tmp_path / "o"),
+                     *flags))
     err = capsys.readouterr().err
     assert code == 1
     assert expected in " ".join(err.split()) and "Traceback" not in err

@@ -12,9 +12,14 @@ from ftkit.providers.openai.testing._wire import page
 
 from ftkit.testing._http import HTTPError, Request, Response
 
-__all__ = ["FILE_PURPOSES", "FilesEndpoints", "StoredFile"]
+__all__ = ["DOWNLOADABLE", "FILE_PURPOSES", "FilesEndpoints", "StoredFile"]
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+#: purposes whose content ``GET /files/{id}/content`` serves; others answer 400 "Not allowed to download files of
+#: purpose: <purpose>" (the wording users report for user_data, community.openai.com thread 1357013, 2025; the
+#: same thread's table lists fine-tune, assistants, user_data and evals as upload-only). **Assumption**: the
+#: table is a user's summary, not OpenAI documentation; OpenAI has long refused downloads of training files.
+DOWNLOADABLE = ("fine-tune-results", "batch", "batch_output", "assistants_output", "vision")
 
 
 @dataclass
@@ -86,5 +91,8 @@ class FilesEndpoints:
         return {"id": file_id, "object": "file", "deleted": True}
 
     def _file_content(self, request: Request) -> Any:
-        return Response(self._get_file(request.params["file_id"]).content,
-                        content_type="application/octet-stream")
+        stored = self._get_file(request.params["file_id"])
+        purpose = stored.obj["purpose"]
+        if purpose not in DOWNLOADABLE:
+            raise invalid(f"Not allowed to download files of purpose: {purpose}")
+        return Response(stored.content, content_type="application/octet-stream")

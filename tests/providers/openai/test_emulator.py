@@ -47,7 +47,8 @@ def test_upload_is_multipart_and_recorded(emulator: OpenAIEmulator, client: open
     assert emulator.uploads[0]["bytes"] == len(content)
     assert client.files.retrieve(uploaded.id).id == uploaded.id
     assert [f.id for f in client.files.list(purpose="fine-tune")] == [uploaded.id]
-    assert client.files.content(uploaded.id).read() == content
+    with pytest.raises(openai.BadRequestError, match="Not allowed to download files of purpose: fine-tune"):
+        client.files.content(uploaded.id)  # OpenAI never hands training files back
 
 
 def test_fine_tune_uploads_must_be_jsonl_with_a_known_purpose(client: openai.OpenAI) -> None:
