@@ -403,7 +403,9 @@ class Provider(ABC):
 
     def download_file(self, file_id: str, dest: Path) -> DownloadedFile:
         """Write the service's data file ``file_id`` to ``dest`` in full, with its sha256 (``Capability.IMPORT``).
-        Write to ``dest`` only once the bytes are complete (a partial file never looks finished)."""
+        Write to ``dest`` only once the bytes are complete (a partial file never looks finished). A service that
+        never releases the file raises :class:`UnsupportedCapabilityError` (the user's own copy is used instead);
+        a deleted one, a :class:`~ftkit.errors.ProviderError` with status 404."""
         raise UnsupportedCapabilityError(self.name, "download data files")
 
     @classmethod

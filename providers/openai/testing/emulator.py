@@ -35,6 +35,11 @@ Behaviours the API reference does not document, and what the emulator assumes (e
 * wind-down (OpenAI deprecations page, notice 2026-05-07; ed-donner/llm_engineering#3258, 2026-05-26):
   ``jobs.create`` answers 403 for an ineligible organisation; the body's wording is an **assumption**
   (user reports say only "permission denied").
+* file content: ``GET /files/{id}/content`` serves results and batch files but refuses files uploaded for
+  fine-tuning with 400 "Not allowed to download files of purpose: fine-tune" (see ``_files.DOWNLOADABLE`` for the
+  source; **assumption** where it rests on user reports). The model listing includes the organisation's
+  fine-tunes with their base's ``shutdown_date`` (**assumption**), and :meth:`OpenAIEmulator.retire_model` makes
+  one stop answering, as on its shutdown date.
 * data rules: the per-example cap and content rules follow the cookbook's format checks
   (``Chat_finetuning_data_prep.ipynb``) and the fine-tuning input schema of the OpenAPI spec; the error
   wording is an **assumption** (the service's own texts vary).
