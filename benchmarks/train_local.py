@@ -212,7 +212,8 @@ def padding_share(model_dir: str, rows: list[dict[str, Any]], seed: int = 0) -> 
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model_dir)
-    lengths = [len(tok.apply_chat_template(r["messages"], tokenize=True)) for r in rows]
+    lengths = [len(tok.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"])
+               for r in rows]
     rng = random.Random(seed)
     real = padded = 0
     for _ in range(2000):

@@ -118,7 +118,8 @@ def _plan(console: Any, train: Path, base_dir: str | Path) -> dict[str, Any]:
         for estimate in plan(str(train), targets=targets):
             estimates[estimate.provider] = estimate
             cost = f"${estimate.cost_usd:.2f}" if estimate.cost_usd is not None else "your hardware"
-            console.print(f"  {estimate.provider:<9} {estimate.model}: {estimate.tokens.total_tokens:,} tokens "
+            name = Path(estimate.model).name if Path(estimate.model).exists() else estimate.model
+            console.print(f"  {estimate.provider:<9} {name}: {estimate.tokens.total_tokens:,} tokens "
                           f"x {estimate.epochs} epochs, {cost}")
     except FtkitError as e:  # the plan is informative; a catalog problem must not stop the demo
         console.print(f"  [yellow]plan unavailable: {e}[/]")
