@@ -142,6 +142,11 @@ class Deployment(BaseModel):
         provider = model.provider_instance()
         require_capability(provider, Capability.DEPLOY, verb="deploy models",
                            instead="its fine-tunes answer without a deployment: call model.generate() directly")
+        problems = provider.deployment_problems(model, settings)
+        if problems:
+            from ftkit.errors import UnsupportedSettingError
+
+            raise UnsupportedSettingError(model.provider, problems)
         store = store or JobStore()
         price = provider.deployment_price(model, settings)
         record = store.create_deployment(DeploymentRecord(

@@ -434,6 +434,11 @@ class Provider(ABC):
         """Stop paying: scale to zero and remove everything ``create_deployment`` made. Idempotent."""
         raise UnsupportedCapabilityError(self.name, "deploy models")
 
+    def deployment_problems(self, model: TrainedModel, settings: Mapping[str, Any]) -> list[str]:
+        """Why ``model`` cannot be deployed with ``settings`` here (unknown settings, a base whose fine-tunes
+        the service cannot serve), as messages that say what to do. Called before anything is recorded."""
+        return []
+
     def needs_deployment(self, model: TrainedModel) -> bool:
         """Whether ``model`` answers only through a deployment here. Default: fine-tunes (not bases) of a
         provider whose hosting is ``Hosting.DEPLOYMENT``; a provider that can tell a fine-tune by its name

@@ -313,14 +313,18 @@ class TogetherProvider(ManagedProvider):
 
     # -- deployments: a dedicated endpoint per fine-tune (see _deploy.py) ----------------------------
 
-    def deployment_price(self, model: TrainedModel, settings: Mapping[str, Any]) -> float | None:
-        """USD per hour from the catalog (per replica x ``min_replicas``; Together bills per minute). Refuses,
-        before anything is recorded, settings Together does not take and bases whose fine-tunes cannot be served."""
-        checked = _deploy.check_settings(settings)
+    def deployment_problems(self, model: TrainedModel, settings: Mapping[str, Any]) -> list[str]:
+        """Settings Together does not take, and bases whose fine-tunes it cannot serve (``-Reference``)."""
+        try:
+            _deploy.check_settings(settings)
+        except UnsupportedSettingError as e:
+            return list(e.problems)
         problem = _deploy.deployable_problem(model.base_model)
-        if problem and not model.is_base:
-            raise UnsupportedSettingError(PROVIDER, [problem])
-        return _deploy.hourly_price(model, checked)[0]
+        return [problem] if problem and not model.is_base else []
+
+    def deployment_price(self, model: TrainedModel, settings: Mapping[str, Any]) -> float | None:
+        """USD per hour from the catalog (per replica x ``min_replicas``; Together bills per minute)."""
+        return _deploy.hourly_price(model, _deploy.check_settings(settings))[0]
 
     def create_deployment(self, ctx: DeploymentContext) -> DeploymentStatus:
         return _deploy.create_deployment(self.api, ctx)
