@@ -91,7 +91,9 @@ def job_costs(job_id: str) -> JobCosts:
     try:
         events = list(job.events())
     except FtkitError:
-        events = []
+        # no credentials here (or the provider is unreachable): the events the store already holds still
+        # draw the curve
+        events = [event for _, event in job.store.events_after(job.id)]
     costs.loss_curve = _loss_points(events, ("loss", "train_loss"))
     costs.eval_loss_curve = _loss_points(events, ("eval_loss", "valid_loss"))
     return costs
