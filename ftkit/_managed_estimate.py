@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from ftkit.data.counting import count_for_estimate
+from ftkit.data.counting import count_for_estimate, count_spec
 from ftkit.estimation.types import Estimate, TokenCount
 
 if TYPE_CHECKING:
@@ -53,7 +53,9 @@ def estimate_spec(
     notes = EstimateNotes()
 
     cap = provider.per_example_cap(entry)
-    counts, count_warnings = count_for_estimate(spec, provider.name, counts, max_tokens_per_example=cap)
+    if counts is None:  # the class's own counter, so an unregistered subclass counts as it declares
+        counts = count_spec(spec, provider.token_counter(spec.model), max_tokens_per_example=cap)
+    counts, count_warnings = count_for_estimate(spec, provider.name, counts)
     notes.warnings += count_warnings
     provider.count_notes(spec, counts, entry, notes)
     if cap:
