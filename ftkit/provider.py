@@ -414,9 +414,9 @@ class Provider(ABC):
         Retargeting a job from another service scales this by that job's learning-rate multiplier."""
         return None
 
-    @classmethod
-    def batch_size_range(cls, spec: JobSpec) -> tuple[int | None, int | None]:
-        """The smallest and largest batch size this provider accepts for ``spec`` offline (None: no limit known)."""
+    def batch_size_range(self, spec: JobSpec) -> tuple[int | None, int | None]:
+        """The smallest and largest batch size this provider accepts for ``spec`` (None: no limit known); from
+        the service where it publishes them and this instance has credentials, else offline."""
         return None, None
 
     # -- deployments (``Capability.DEPLOY``): the facade is ftkit.deployment.Deployment ----------------------

@@ -65,6 +65,7 @@ class TargetResult(_Model):
     serving_input_per_1m: float | None = None
     serving_output_per_1m: float | None = None
     cost_per_1k_examples_usd: float | None = None
+    deployment_price_per_hour: float | None = Field(default=None, description="where it is served by deployment")
     hosting: str | None = None
     verdict: str = ""
     notes: list[str] = Field(default_factory=list)
@@ -176,7 +177,8 @@ def render_html(report: MigrationReport) -> str:
                      if diff and diff.diff is not None and diff.low is not None and diff.high is not None else None,
                      t.agreement, flips, _money(t.training_cost_usd),
                      f"{_money(t.serving_input_per_1m, 2)} / {_money(t.serving_output_per_1m, 2)}"
-                     if t.serving_input_per_1m is not None else ("own hardware" if t.hosting == "self-hosted" else None),
+                     if t.serving_input_per_1m is not None else ("own hardware" if t.hosting == "self-hosted" else
+                     f"deployment {_money(t.deployment_price_per_hour, 2)}/h" if t.deployment_price_per_hour else None),
                      _money(t.cost_per_1k_examples_usd), t.verdict])
     table = ("<table><tr>" + "".join(f"<th>{_cell(h)}</th>" for h in head) + "</tr>"
              + "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in row) + "</tr>" for row in body) + "</table>")

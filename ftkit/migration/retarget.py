@@ -162,12 +162,17 @@ def retarget(
     options: dict[str, Any] | None = None,
     source_cost_usd: float | None = None,
     estimate: bool = True,
+    connection: dict[str, Any] | None = None,
 ) -> RetargetPlan:
     """The imported job as a job on ``target`` (``"<provider>[:<model>]"``), translated as the module says.
 
-    ``train``/``validation`` are the kept (local) data; ``options`` are extra target options (``max_steps``...)."""
+    ``train``/``validation`` are the kept (local) data; ``options`` are extra target options (``max_steps``...);
+    ``connection`` the target's credentials (with them, limits the service publishes are read from it)."""
     provider, model = parse_target(target)
     cls = get_provider(provider)
+    from ftkit.registry import create_provider
+
+    instance = create_provider(provider, **(connection or {}))
     source = imported.spec
     method, adapter = source.method.value, Adapter.LORA.value
     suggestions = suggest_replacements(source.provider, source.model, provider, method=method, adapter=adapter)
@@ -201,7 +206,7 @@ def retarget(
     carry("epochs", hyper.get("n_epochs", source.epochs), epochs, epoch_rule)
     batch = source.batch_size
     if batch is not None:
-        lo, hi = cls.batch_size_range(JobSpec(**{**fields, "batch_size": None}))
+        lo, hi = instance.batch_size_range(JobSpec(**{**fields, "batch_size": None}))
         clamped = min(max(batch, lo or batch), hi or batch)
         rule = ("kept" if clamped == batch else
                 f"clamped to {provider}'s limits for {model} ({lo or '-'}..{hi or '-'})")

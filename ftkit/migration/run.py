@@ -153,23 +153,26 @@ def _imported(provider: str, remote_id: str, store: JobStore, connection: dict[s
 def plan_migration(remote_id: str, targets: Sequence[str], *, provider: str | None = None,
                    options: dict[str, Any] | None = None, test: str | None = None, train: str | None = None,
                    validation: str | None = None, store: JobStore | None = None,
+                   target_connection: dict[str, dict[str, Any]] | None = None,
                    **connection: Any) -> list[RetargetPlan]:
     """The retargeted job for each target, with every translation stated (imports and keeps the data first)."""
     provider = provider or default_source()
     store = store or JobStore()
     job, kept = _imported(provider, remote_id, store, connection, train=train, validation=validation)
     held = choose_held_out(job, kept, test)
-    return _plans(job, kept, held, targets, options)
+    return _plans(job, kept, held, targets, options, target_connection)
 
 
-def _plans(job: Any, kept: KeptData, held: HeldOut, targets: Sequence[str],
-           options: dict[str, Any] | None) -> list[RetargetPlan]:
+def _plans(job: Any, kept: KeptData, held: HeldOut, targets: Sequence[str], options: dict[str, Any] | None,
+           target_connection: dict[str, dict[str, Any]] | None = None) -> list[RetargetPlan]:
     facts = imported_facts(job)
     assert facts is not None
     validation = kept.validation if held.source != "validation file" else None
     cost = (job.record.actual or {}).get("cost_usd")
+    connections = target_connection or {}
     return [retarget(facts, t, train=held.train, validation=validation, options=_options_for(t, options),
-                     source_cost_usd=cost) for t in targets]
+                     source_cost_usd=cost, connection=connections.get(t.partition(":")[0].lower()))
+            for t in targets]
 
 
 def _options_for(target: str, options: dict[str, Any] | None) -> dict[str, Any]:
@@ -255,7 +258,7 @@ def migrate(
 
     step("plan")
     if not state.plans or list(targets) != state.targets:  # the same targets keep their plans (and job names)
-        state.plans = _plans(job, kept, held, targets, options)
+        state.plans = _plans(job, kept, held, targets, options, target_connection)
         state.targets = list(targets)
     for plan in state.plans:
         if plan.problems:
@@ -310,6 +313,26 @@ def _train_once(plan: RetargetPlan, state: MigrationState, folder: Path, store: 
         log.warning("%s: %s", plan.target, e)
         return job
     return model
+
+
+def _deployment_serving(item: TargetResult, row: Any, settings: GenerationSettings) -> None:
+    """Per-token and per-example serving cost of a model billed per deployment hour, at the throughput measured
+    while evaluating it (one replica, ``settings.concurrency`` requests in flight): a busy deployment's cost; idle
+    hours are billed as well, and the note says so."""
+    price = row.deployment_price_per_hour
+    item.deployment_price_per_hour = price
+    latency, tokens = row.latency_s_mean, (row.prompt_tokens_per_example or 0) + (row.completion_tokens_per_example or 0)
+    if not latency or latency <= 0:
+        return
+    seconds_per_example = latency / max(1, settings.concurrency)
+    item.cost_per_1k_examples_usd = price / 3600 * seconds_per_example * 1000
+    if tokens:
+        per_1m = price / 3600 * seconds_per_example / tokens * 1e6
+        item.serving_input_per_1m = item.serving_output_per_1m = per_1m
+    item.notes.append(
+        f"served by a deployment at ${price:,.2f}/hour: per-token and per-example costs are at the throughput "
+        f"measured here ({seconds_per_example:.3f} s per example with {settings.concurrency} requests in flight on "
+        "one replica), i.e. while it is busy; idle hours are billed too")
 
 
 def _evaluate(job: Any, state: MigrationState, trained: dict[str, Any], metrics: Sequence[str],
@@ -371,6 +394,8 @@ def _evaluate(job: Any, state: MigrationState, trained: dict[str, Any], metrics:
             item.cost_per_1k_examples_usd, item.hosting = row.cost_per_1k_examples_usd, row.hosting
             if row.price:
                 item.serving_input_per_1m, item.serving_output_per_1m = row.price.input_per_1m, row.price.output_per_1m
+            elif row.deployment_price_per_hour is not None:
+                _deployment_serving(item, row, settings)
             item.notes += row.notes
             result = comparison.results.get(plan.target)
             if result is not None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ftkit._retry import RetryPolicy
 from ftkit.deployment import DeploymentContext, DeploymentStatus
-from ftkit.errors import JobNotFoundError, JobStateError, ProviderError, UnsupportedSettingError
+from ftkit.errors import FtkitError, JobNotFoundError, JobStateError, ProviderError, UnsupportedSettingError
 from ftkit.managed import EstimateNotes, ManagedProvider
 from ftkit.provider import Hosting, JobContext
 from ftkit.spec import JobSpec
@@ -106,12 +106,18 @@ class TogetherProvider(ManagedProvider):
         """Together's default when ``learning_rate`` is not sent: 1e-5 (``fine_tuning.create`` in together 3.1.1)."""
         return 1e-5
 
-    @classmethod
-    def batch_size_range(cls, spec: JobSpec) -> tuple[int | None, int | None]:
-        """The catalog's sourced per-model batch limits for the spec's training type (None where unsourced)."""
+    def batch_size_range(self, spec: JobSpec) -> tuple[int | None, int | None]:
+        """Together's per-model batch limits for the spec's training type: ``fine_tuning.model_limits`` when this
+        instance has a key, else the catalog's sourced figures (None where unsourced)."""
         from ._limits import catalog_limits
 
-        limits = catalog_limits(spec.model)
+        limits = None
+        if self.secrets():  # online only with credentials: an offline plan never waits on the network
+            try:
+                limits = self.api.safe(lambda c: c.fine_tuning.model_limits(model_name=spec.model))
+            except FtkitError:  # unreachable or refused: fall back to what the catalog records
+                limits = None
+        limits = limits or catalog_limits(spec.model)
         kind = getattr(limits, "full_training" if spec.adapter.value == "full" else "lora_training", None)
         return getattr(kind, "min_batch_size", None), getattr(kind, "max_batch_size", None)
 
