@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ftkit._managed import create_exactly_once
+from ftkit._polling import Backoff
 from ftkit.data.report import Issue, ValidationReport
 from ftkit.errors import DatasetError, ProviderError
 from ftkit.provider import JobContext
@@ -103,7 +104,7 @@ def _upload_bytes(api: FireworksApi, dataset_id: str, path: Path) -> None:
 
 def wait_ready(api: FireworksApi, dataset_id: str) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
-    interval = 0.05
+    backoff = Backoff(0.05, 5.0)  # the one polling formula (ftkit._polling)
     while True:
         dataset = api.safe(lambda c: c.datasets.get(dataset_id))
         if dataset.state == "READY":
@@ -111,8 +112,7 @@ def wait_ready(api: FireworksApi, dataset_id: str) -> None:
         if time.monotonic() > deadline:
             raise ProviderError(f"Fireworks dataset {dataset_id} is still {dataset.state} after "
                                 f"{READY_TIMEOUT_S // 60} minutes; call start() again later", provider=PROVIDER)  # fmt: skip
-        time.sleep(interval)
-        interval = min(interval * 1.5, 5.0)
+        backoff.sleep(progressed=False, deadline=deadline)
 
 
 def _report(message: str, path: Path) -> ValidationReport:
