@@ -159,7 +159,8 @@ class Scanner:
 
     def __exit__(self, *exc: object) -> None:
         if self._executor is not None:
-            self._executor.shutdown(cancel_futures=True)
+            # every result is in; the helpers exit on their own while the whole-file checks run
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _results(self, path: Path) -> Iterator[tuple[int, ChunkResult]]:
         """(byte offset reached, result) per block, in file order."""
