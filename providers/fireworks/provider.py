@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ftkit._retry import RetryPolicy
+from ftkit.data.report import Issue
 from ftkit.errors import (
     ConfigError,
     FtkitError,
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
 __all__ = ["FireworksProvider"]
 
 _RESUMABLE = (JobState.PAUSED, JobState.FAILED, JobState.CANCELLED)
+#: "Maximum examples: 3 million per dataset" (docs.fireworks.ai/fine-tuning/fine-tuning-models)
+MAX_EXAMPLES = 3_000_000
 
 
 class FireworksProvider(ManagedProvider):
@@ -109,6 +112,23 @@ class FireworksProvider(ManagedProvider):
         except ValueError:
             return problems  # reported by the base class
         return problems + spec_problems(spec, options)
+
+    @classmethod
+    def check_data(cls, spec: JobSpec) -> list[Issue]:
+        """Fireworks' own limit the shared validator does not know: at most 3,000,000 examples per dataset
+        (docs.fireworks.ai/fine-tuning/fine-tuning-models; the system-first and weight rules are shared ones)."""
+        from ftkit.data.source import iter_records
+
+        issues: list[Issue] = []
+        for role, source in (("train", spec.train), ("validation", spec.validation)):
+            if source is None:
+                continue
+            count = sum(1 for _ in iter_records(source))
+            if count > MAX_EXAMPLES:
+                issues.append(Issue(code="fireworks_too_many_examples", severity="error",
+                                    message=f"{role} data has {count:,} examples; Fireworks takes at most {MAX_EXAMPLES:,}",
+                                    hint="split it into several jobs or sample it down"))  # fmt: skip
+        return issues
 
     @classmethod
     def count_notes(cls, spec: JobSpec, counts: TokenCount, entry: CatalogModel | None, notes: EstimateNotes) -> None:

@@ -196,3 +196,23 @@ def test_dpo_settings_fireworks_does_not_take_are_refused(make_job) -> None:
         make_job(train=rows, validation=rows, method="dpo")
     with pytest.raises(UnsupportedSettingError, match="beta"):
         make_job(options={"beta": 0.1})
+
+
+def test_a_late_system_message_is_refused_locally_before_upload(server: FireworksServer, make_job) -> None:
+    rows = colour_examples(4)
+    rows[2] = {"messages": [*rows[2]["messages"][:2], {"role": "system", "content": "late"},
+                            rows[2]["messages"][-1]]}  # fmt: skip
+    job = make_job(train=rows)
+    report = job.validate()
+    assert "system_not_first" in [i.code for i in report.errors]
+    with pytest.raises(DatasetError):
+        job.start()
+    assert server.uploads == []
+
+
+def test_more_examples_than_fireworks_takes_are_refused(monkeypatch, make_job) -> None:
+    from ftkit.providers.fireworks import provider as module
+
+    monkeypatch.setattr(module, "MAX_EXAMPLES", 10)  # 3,000,000 rows would make a slow test
+    report = make_job().validate()
+    assert [i.code for i in report.errors] == ["fireworks_too_many_examples"]
