@@ -22,7 +22,8 @@ import numpy as np
 from ftkit.data._fast import _MISSING, exact, fast_loads, plain_chat
 from ftkit.data.checks import ExampleFacts, check_example
 from ftkit.data.codes import RawIssue
-from ftkit.data.minhash import NUM_PERM, band_keys, signatures
+from ftkit.data.lsh import band_keys
+from ftkit.data.minhash import NUM_PERM, signatures
 
 __all__ = ["Chunk", "ChunkResult", "ChunkSettings", "process_chunk"]
 

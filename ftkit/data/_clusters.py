@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ftkit.data.codes import RawIssue
-from ftkit.data.minhash import SignatureStore, near_duplicate_pairs
+from ftkit.data.lsh import SignatureStore, near_duplicate_pairs
 from ftkit.data.scan import FileScan
 
 __all__ = ["MAX_RELATED", "duplicate_issues"]

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from ftkit.data.checks import check_example
-from ftkit.data.minhash import near_duplicate_pairs, signatures
+from ftkit.data.lsh import near_duplicate_pairs
+from ftkit.data.minhash import signatures
 from ftkit.data.source import iter_records
 from ftkit.errors import ConfigError
 

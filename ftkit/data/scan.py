@@ -28,7 +28,7 @@ from ftkit.data._chunk import (
     process_chunk,
 )
 from ftkit.data.codes import RawIssue
-from ftkit.data.minhash import SignatureStore
+from ftkit.data.lsh import SignatureStore
 
 __all__ = ["FileScan", "Scanner"]
 

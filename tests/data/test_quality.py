@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from ftkit.data import validate
-from ftkit.data.minhash import near_duplicate_pairs, signatures
+from ftkit.data.lsh import near_duplicate_pairs
+from ftkit.data.minhash import signatures
 from tests.data.data_rows import chat, rows_of
 
 #: 300 distinct random words: one changed word moves Jaccard similarity (3-word shingles) by about 0.02.
