@@ -235,19 +235,19 @@ def smollm2(steps: int) -> None:
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     folder, gguf = str(smollm2_model()), str(smollm2_gguf())
     print(f"SmolLM2-135M-Instruct; {steps} steps of batch {BATCH}; LoRA r={RANK} all-linear; lr {LR}")
-    print(f"padding share of default batches: {padding_share(folder, rows):.0%}")
-    results = {
-        "guides": measure("guides", folder, str(data), steps),
-        "trainer": measure("trainer", folder, str(data), steps),
-        "ftkit": measure("ftkit", gguf, str(data), steps),
-        "ftkit packing": measure("ftkit", gguf, str(data), steps, options={"packing": True}),
-        "ftkit padding-free": measure("ftkit", gguf, str(data), steps, options={"padding_free": True}),
+    print(f"padding share of default batches: {padding_share(folder, rows):.0%}", flush=True)
+    runs = {  # the two the targets compare first, so an interrupted run still says the most
+        "trainer": ("trainer", folder, {}), "ftkit": ("ftkit", gguf, {}), "guides": ("guides", folder, {}),
+        "ftkit packing": ("ftkit", gguf, {"packing": True}),
+        "ftkit padding-free": ("ftkit", gguf, {"padding_free": True}),
     }
     labels = {"guides": "(a) TRL defaults + use_cpu", "trainer": "(b) hand-tuned Trainer"}
-    for name, r in results.items():
+    results = {}
+    for name, (runner, model, options) in runs.items():
+        r = results[name] = measure(runner, model, str(data), steps, options=options or None)
         loss = f"   train loss {r['loss']:.3f}" if "loss" in r else ""
         print(f"{labels.get(name, '(c) ' + name):<28} {r['tok_s']:8.0f} tok/s   peak RSS {r['rss']:6.0f} MB   "
-              f"({r['seconds']:.1f} s){loss}")
+              f"({r['seconds']:.1f} s){loss}", flush=True)
     ft, a, b = results["ftkit"], results["guides"], results["trainer"]
     print(f"ftkit / (a): {ft['tok_s'] / a['tok_s']:.2f}x speed (target >= 2x)")
     print(f"ftkit / (b): {ft['tok_s'] / b['tok_s']:.2f}x speed (target >= 0.95x), "
