@@ -235,6 +235,10 @@ def converted_model(model: str | Path) -> Path:
     info = check_readable(gguf)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    from ftkit._progress import report
+
+    task = f"converting {gguf.name} (once, then cached)"
+    report(task, 0)  # one subprocess: the bar shows it running, then done
     try:
         done = subprocess.run([sys.executable, "-m", __name__, str(gguf), str(staging)], capture_output=True,
                               text=True, env={**os.environ, "TQDM_DISABLE": "1"})
@@ -249,6 +253,7 @@ def converted_model(model: str | Path) -> Path:
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        report(task, 1, 1, finished=True)
     return target
 
 
