@@ -18,6 +18,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "EmulatorHarness": "ftkit.testing.conformance",
     "FakeProvider": "ftkit.testing.fake",
     "ProviderConformance": "ftkit.testing.conformance",
     "ProviderHarness": "ftkit.testing.conformance",

@@ -54,7 +54,7 @@ from ftkit.store import JobStore
 from ftkit.testing.samples import colour_examples
 from ftkit.types import Capability, JobState, JobStatus
 
-__all__ = ["ProviderConformance", "ProviderHarness", "requires"]
+__all__ = ["EmulatorHarness", "ProviderConformance", "ProviderHarness", "requires"]
 
 
 def requires(*capabilities: Capability) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -141,6 +141,32 @@ class ProviderHarness:
     def bad_credentials(self) -> dict[str, Any] | None:
         """Keyword overrides that make the provider refuse the credentials, or None if it has none."""
         return None
+
+
+class EmulatorHarness(ProviderHarness):
+    """A harness for a managed provider tested against its loopback emulator (``ftkit.testing._http``):
+    starts and stops the server, and scripts the 429 the suite asks for. Subclasses give ``make_server``."""
+
+    server: Any
+
+    def make_server(self) -> Any:
+        """The emulator, not yet started (an ``ftkit.testing._http.EmulatorServer``)."""
+        raise NotImplementedError
+
+    def setup(self, workdir: Path) -> None:
+        self.server = self.make_server().start()
+
+    def teardown(self) -> None:
+        self.server.stop()
+
+    @contextlib.contextmanager
+    def rate_limited(self) -> Any:
+        # Retry-After far beyond the retry policy's ceiling: ftkit gives up at once with RateLimitError
+        self.server.faults.add("*", "*", status=429, retry_after=3600, times=None)
+        try:
+            yield
+        finally:
+            self.server.faults.clear()
 
 
 class ProviderConformance:

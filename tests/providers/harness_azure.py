@@ -3,15 +3,12 @@ HTTPS calls to the emulated Azure Resource Manager for deployments) against the 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from ftkit.providers.azure.testing import AzureOpenAIServer
 
 from ftkit._retry import RetryPolicy
-from ftkit.testing import ProviderHarness
+from ftkit.testing import EmulatorHarness
 from tests.providers.harness_openai import FAST_TIMING
 
 AZURE_KEY = "aoai-ftkit-conformance-0123456789abcdef"
@@ -30,17 +27,14 @@ def connection(server: AzureOpenAIServer) -> dict[str, Any]:
     return {**server.connection(), "poll_interval": 0.02, "retry_policy": FAST_RETRIES}
 
 
-class Harness(ProviderHarness):
+class Harness(EmulatorHarness):
     name = "azure"
     unsupported = {"learning_rate": 1e-4}
     timeout = 60.0
     secret = AZURE_KEY
 
-    def setup(self, workdir: Path) -> None:
-        self.server = fast_server().start()
-
-    def teardown(self) -> None:
-        self.server.stop()
+    def make_server(self) -> Any:
+        return fast_server()
 
     def job_kwargs(self) -> dict[str, Any]:
         return {"provider": "azure", "model": MODEL, **connection(self.server)}
@@ -50,12 +44,3 @@ class Harness(ProviderHarness):
 
     def bad_credentials(self) -> dict[str, Any]:
         return {"api_key": "aoai-not-the-right-key-0123456789"}
-
-    @contextlib.contextmanager
-    def rate_limited(self) -> Iterator[None]:
-        # Retry-After far beyond the retry policy's ceiling: ftkit gives up at once with RateLimitError
-        self.server.faults.add("*", "*", status=429, retry_after=3600, times=None)
-        try:
-            yield
-        finally:
-            self.server.faults.clear()

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from ftkit.providers.fireworks.testing import FireworksServer
 
 from ftkit._retry import RetryPolicy
-from ftkit.testing import ProviderHarness
+from ftkit.testing import EmulatorHarness
 
 FIREWORKS_KEY = "fw-ftkit-conformance-0123456789abcdef"
 #: retries that wait milliseconds, so fault tests stay quick
@@ -29,17 +26,14 @@ def connection(server: FireworksServer) -> dict[str, Any]:
             "poll_interval": 0.02, "retry_policy": FAST_RETRIES}  # fmt: skip
 
 
-class Harness(ProviderHarness):
+class Harness(EmulatorHarness):
     name = "fireworks"
     unsupported = {"seed": 7}
     timeout = 60.0
     secret = FIREWORKS_KEY
 
-    def setup(self, workdir: Path) -> None:
-        self.server = fast_server().start()
-
-    def teardown(self) -> None:
-        self.server.stop()
+    def make_server(self) -> Any:
+        return fast_server()
 
     def job_kwargs(self) -> dict[str, Any]:
         return {"provider": "fireworks", "model": MODEL, "epochs": 1, **connection(self.server)}
@@ -49,12 +43,3 @@ class Harness(ProviderHarness):
 
     def bad_credentials(self) -> dict[str, Any]:
         return {"api_key": "fw-not-the-right-key-0123456789"}
-
-    @contextlib.contextmanager
-    def rate_limited(self) -> Iterator[None]:
-        # Retry-After far beyond the retry policy's ceiling: ftkit gives up at once with RateLimitError
-        self.server.faults.add("*", "*", status=429, retry_after=3600, times=None)
-        try:
-            yield
-        finally:
-            self.server.faults.clear()

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from ftkit.providers.openai.testing._jobs import Timing
 from ftkit.providers.openai.testing.emulator import OpenAIEmulator
 
 from ftkit._retry import RetryPolicy
-from ftkit.testing import ProviderHarness
+from ftkit.testing import EmulatorHarness
 
 OPENAI_KEY = "sk-ftkit-conformance-0123456789abcdef"
 #: retries that wait milliseconds, so fault tests stay quick
@@ -20,17 +17,14 @@ FAST_RETRIES = RetryPolicy(attempts=5, initial_wait=0.01, max_wait=0.05)
 FAST_TIMING = Timing(validate_seconds=4, queue_seconds=4, step_seconds=1, finish_seconds=2)
 
 
-class Harness(ProviderHarness):
+class Harness(EmulatorHarness):
     name = "openai"
     unsupported = {"learning_rate": 1e-4}
     timeout = 60.0
     secret = OPENAI_KEY
 
-    def setup(self, workdir: Path) -> None:
-        self.server = OpenAIEmulator(api_key=OPENAI_KEY, time_scale=400, timing=FAST_TIMING).start()
-
-    def teardown(self) -> None:
-        self.server.stop()
+    def make_server(self) -> Any:
+        return OpenAIEmulator(api_key=OPENAI_KEY, time_scale=400, timing=FAST_TIMING)
 
     def job_kwargs(self) -> dict[str, Any]:
         return {
@@ -47,12 +41,3 @@ class Harness(ProviderHarness):
 
     def bad_credentials(self) -> dict[str, Any]:
         return {"api_key": "sk-not-the-right-key-0123456789"}
-
-    @contextlib.contextmanager
-    def rate_limited(self) -> Iterator[None]:
-        # Retry-After far beyond the retry policy's ceiling: ftkit gives up at once with RateLimitError
-        self.server.faults.add("*", "*", status=429, retry_after=3600, times=None)
-        try:
-            yield
-        finally:
-            self.server.faults.clear()

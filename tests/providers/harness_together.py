@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from ftkit.providers.together.testing.emulator import TogetherServer
 
 from ftkit._retry import RetryPolicy
-from ftkit.testing import ProviderHarness
+from ftkit.testing import EmulatorHarness
 
 TOGETHER_KEY = "tg-ftkit-conformance-0123456789abcdef"
 #: retries that wait milliseconds, so fault tests stay quick
@@ -27,17 +24,14 @@ def connection(server: TogetherServer) -> dict[str, Any]:
     return {"api_key": server.api_key, "base_url": server.base_url, "poll_interval": 0.02, "retry_policy": FAST_RETRIES}
 
 
-class Harness(ProviderHarness):
+class Harness(EmulatorHarness):
     name = "together"
     unsupported = {"adapter": "qlora"}
     timeout = 60.0
     secret = TOGETHER_KEY
 
-    def setup(self, workdir: Path) -> None:
-        self.server = fast_server().start()
-
-    def teardown(self) -> None:
-        self.server.stop()
+    def make_server(self) -> Any:
+        return fast_server()
 
     def job_kwargs(self) -> dict[str, Any]:
         return {"provider": "together", "model": MODEL, **connection(self.server)}
@@ -47,12 +41,3 @@ class Harness(ProviderHarness):
 
     def bad_credentials(self) -> dict[str, Any]:
         return {"api_key": "tg-not-the-right-key-0123456789"}
-
-    @contextlib.contextmanager
-    def rate_limited(self) -> Iterator[None]:
-        # Retry-After far beyond the retry policy's ceiling: ftkit gives up at once with RateLimitError
-        self.server.faults.add("*", "*", status=429, retry_after=3600, times=None)
-        try:
-            yield
-        finally:
-            self.server.faults.clear()
