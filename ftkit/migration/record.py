@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,8 +144,14 @@ def record(
         done = len(keys) - len(missing)
         report(task, done, len(keys), unit="examples")
         window = max(1, settings.concurrency)
+        # each window is one generate() call, whose own limiter starts afresh: space the windows here so the
+        # requests per minute hold across them
+        spacing = 60.0 / settings.requests_per_minute if settings.requests_per_minute else 0.0
+        next_start = time.monotonic()
         for start in range(0, len(missing), window):
             chunk = missing[start:start + window]
+            time.sleep(max(0.0, next_start - time.monotonic()))
+            next_start = time.monotonic() + spacing * len(chunk)
             try:
                 with job._provider_call():
                     predict(model, [test_set.prompts[i] for i in chunk], settings, cache=cache)

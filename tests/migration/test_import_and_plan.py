@@ -244,3 +244,16 @@ def test_the_closing_service_is_the_default_source() -> None:
     from ftkit.migration import default_source
 
     assert default_source() == "openai"  # the one installed provider that imports and stops taking jobs
+
+
+def test_recording_keeps_the_requests_per_minute_across_windows(remote_job: RemoteJob, tmp_path: Path) -> None:
+    import time as clock
+
+    from ftkit.types import GenerationSettings
+
+    test = write_jsonl(tmp_path / "test.jsonl", colour_examples(36)[30:])  # 6 prompts, windows of 2
+    started = clock.monotonic()
+    recording = record_source(remote_job.job_id, test=str(test), settings=GenerationSettings(
+        concurrency=2, requests_per_minute=240), **remote_job.data(), **remote_job.connection())
+    assert recording.complete
+    assert clock.monotonic() - started >= 1.0  # 6 requests at 4 per second: the third window waits past 1 s
