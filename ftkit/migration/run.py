@@ -142,9 +142,13 @@ def _load_state(folder: Path, provider: str, remote_id: str) -> MigrationState:
 def _imported(provider: str, remote_id: str, store: JobStore, connection: dict[str, Any], *,
               train: str | None, validation: str | None = None) -> tuple[Any, KeptData]:
     job = import_remote(provider, remote_id, store=store, **connection)
-    if job.record.state.value != "succeeded":
-        raise ConfigError(f"{provider} job {remote_id} did not succeed (it is {job.record.raw_status}"
-                          + (f": {job.record.error}" if job.record.error else "")
+    record = job.record
+    if not record.state.is_terminal:
+        raise ConfigError(f"{provider} job {remote_id} is still {record.raw_status}: wait for it "
+                          f"(`ftkit jobs wait {record.id}`), then run the migration again.")
+    if record.state.value != "succeeded":
+        raise ConfigError(f"{provider} job {remote_id} did not succeed (it is {record.raw_status}"
+                          + (f": {record.error}" if record.error else "")
                           + "); only a succeeded job has a model to record and compare. Migrate another job "
                           "(`ftkit migrate inventory` lists them), or retrain its data with `ftkit train`.")
     return job, keep_data(job, train=train, validation=validation)
@@ -241,6 +245,8 @@ def migrate(
     step("import")
     job = import_remote(provider, remote_id, store=store, **connection)
     state.job_id = job.id
+    if not job.record.state.is_terminal:
+        job.status()  # an import of a running job: its state now, before refusing it
     if job.record.state.value != "succeeded":
         _imported(provider, remote_id, store, connection, train=train)  # raises the clear message
     finished("import")

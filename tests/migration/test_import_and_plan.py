@@ -74,6 +74,9 @@ def test_inventory_lists_jobs_models_files_and_days_left(remote_job: RemoteJob, 
     FineTuneJob.import_remote("openai", remote_job.job_id, **remote_job.connection())
     assert main(_cli(remote_job, "migrate", "inventory", "--json", "--today", "2026-12-01")) == 0
     items = {i["id"]: i for i in json.loads(capsys.readouterr().out)}
+    assert main(_cli(remote_job, "migrate", "inventory", "--wide")) == 0
+    table = capsys.readouterr().out
+    assert remote_job.job_id in table and "DELETED" in table and "2027-01-14" in table
     job = items[remote_job.job_id]
     assert job["kind"] == "job" and job["epochs"] >= 1 and job["batch_size"] == 2
     assert job["learning_rate_multiplier"] == 0.5 and job["trained_tokens"] > 0
@@ -158,12 +161,12 @@ def test_a_shut_down_model_is_said_and_the_references_remain(remote_job: RemoteJ
     assert recording.recorded == 0 and "no longer answers" in (recording.unavailable or "")
 
 
-@pytest.mark.parametrize("case", ["unknown", "not-an-id", "failed", "deleted", "no-copy", "forbidden"])
+@pytest.mark.parametrize("case", ["unknown", "not-an-id", "failed", "running", "deleted", "no-copy", "forbidden"])
 def test_bad_input_is_a_message_and_exit_code_1(case: str, remote_job: RemoteJob, emulator, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     job_id = remote_job.job_id
     expected = {"unknown": "ftjob-doesnotexist", "not-an-id": "not an OpenAI fine-tuning job id",
-                "failed": "did not succeed", "deleted": "was deleted from OpenAI", "no-copy": "--train FILE",
+                "failed": "did not succeed", "running": "wait for it", "deleted": "was deleted from OpenAI", "no-copy": "--train FILE",
                 "forbidden": "permission denied"}[case]
     if case == "unknown":
         job_id = "ftjob-doesnotexist"
@@ -172,6 +175,11 @@ def test_bad_input_is_a_message_and_exit_code_1(case: str, remote_job: RemoteJob
     elif case == "failed":
         emulator.fail_next_job("The job failed due to an internal error.", step=1)
         job_id = create_with_sdk(emulator, train=colour_examples(12), validation=None).job_id
+    elif case == "running":  # held where it is (paused) so it cannot finish during the test
+        from tests.migration.conftest import sdk_client
+
+        job_id = create_with_sdk(emulator, train=colour_examples(12), validation=None, wait=False).job_id
+        sdk_client(emulator).fine_tuning.jobs.pause(job_id)
     elif case == "deleted":
         emulator.files.pop(remote_job.training_file)
     elif case == "forbidden":
