@@ -178,8 +178,11 @@ def test_bad_input_is_a_message_and_exit_code_1(case: str, remote_job: RemoteJob
     elif case == "running":  # held where it is (paused) so it cannot finish during the test
         from tests.migration.conftest import sdk_client
 
+        client = sdk_client(emulator)
         job_id = create_with_sdk(emulator, train=colour_examples(12), validation=None, wait=False).job_id
-        sdk_client(emulator).fine_tuning.jobs.pause(job_id)
+        while client.fine_tuning.jobs.retrieve(job_id).status == "validating_files":
+            pass  # pause is accepted once the job is queued or running (a fraction of a second here)
+        client.fine_tuning.jobs.pause(job_id)
     elif case == "deleted":
         emulator.files.pop(remote_job.training_file)
     elif case == "forbidden":
