@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from ftkit.errors import DeploymentFailedError, JobStateError, WaitTimeoutError
+from ftkit.provider import RemembersState
 from ftkit.types import Capability, utcnow
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ class DeploymentStatus(BaseModel):
 
 
 @dataclass
-class DeploymentContext:
+class DeploymentContext(RemembersState):
     """What a provider gets to work on one deployment; ``remember()`` writes to the store at once."""
 
     deployment_id: str
@@ -93,14 +94,6 @@ class DeploymentContext:
     remote_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     _save: Callable[[str | None, dict[str, Any]], None] | None = field(default=None, repr=False)
-
-    def remember(self, *, remote_id: str | None = None, **data: Any) -> None:
-        """Persist the remote id and/or provider state now, before the next side effect."""
-        if remote_id is not None:
-            self.remote_id = remote_id
-        self.data.update(data)
-        if self._save is not None:
-            self._save(self.remote_id, dict(self.data))
 
 
 class Deployment(BaseModel):

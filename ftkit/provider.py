@@ -113,8 +113,25 @@ class ProviderOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RemembersState:
+    """``remember()`` for the contexts providers work in (jobs, deployments): each side effect's id is
+    written to the job store the moment it exists, so a crash right after it loses nothing."""
+
+    remote_id: str | None
+    data: dict[str, Any]
+    _save: Callable[[str | None, dict[str, Any]], None] | None
+
+    def remember(self, *, remote_id: str | None = None, **data: Any) -> None:
+        """Persist the remote id and/or provider state now (before the next side effect)."""
+        if remote_id is not None:
+            self.remote_id = remote_id
+        self.data.update(data)
+        if self._save is not None:
+            self._save(self.remote_id, dict(self.data))
+
+
 @dataclass
-class JobContext:
+class JobContext(RemembersState):
     """What a provider gets to work on one job: its spec, remote id and the provider's own saved state.
 
     ``remember()`` writes to the job store at once, so a provider records each side effect (an
@@ -130,14 +147,6 @@ class JobContext:
     _save: Callable[[str | None, dict[str, Any]], None] | None = field(default=None, repr=False)
     _uploads: Any = field(default=None, repr=False)
     _log: Callable[[str, str], None] | None = field(default=None, repr=False)
-
-    def remember(self, *, remote_id: str | None = None, **data: Any) -> None:
-        """Persist the remote id and/or provider state now (before the next side effect)."""
-        if remote_id is not None:
-            self.remote_id = remote_id
-        self.data.update(data)
-        if self._save is not None:
-            self._save(self.remote_id, dict(self.data))
 
     def find_upload(self, endpoint: str, content_hash: str) -> str | None:
         """A file id this provider endpoint already holds for exactly this content, if any."""
