@@ -1,8 +1,10 @@
 """One chunk of a JSONL file, checked end to end in one process: decode, parse, check, count, hash.
 
-The validator hands chunks of whole lines to worker processes. Each line is parsed exactly once and each
-text tokenized exactly once; what comes back is small: the issues, a few numbers per example and the
-example's MinHash signature (numpy arrays, cheap to pickle).
+The validator hands chunks of whole lines to worker processes. Each line is parsed once (by orjson; again by
+``json`` only when orjson refuses it or could misread it, ``_fast.py``) and each distinct text tokenized once.
+Plain chat lines, the common case, are recognised in one pass and never build the full checker's facts;
+the columns of usable examples are filled line by line. What comes back is small: the issues, a few numbers
+per example, the example's MinHash signature and its LSH band keys (numpy arrays, cheap to pickle).
 """
 
 from __future__ import annotations
