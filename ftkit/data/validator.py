@@ -9,7 +9,8 @@
 ...     print(issue.format())
 
 The file is streamed in blocks of lines through worker processes (``scan.py``); whole-dataset checks
-(duplicates, leakage, labels, provider rules) run on the compact per-example results (``quality.py``).
+(duplicates, leakage, labels, provider rules) run on the compact per-example results (``quality.py``,
+``_clusters.py``: copies inside a file are one issue per cluster, with its lines in ``issue.cluster``).
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def validate(
     ``max_issues`` caps the listed issues (``issue_counts`` still counts all). ``workers`` defaults to every
     core for files over a few MB; ``progress(bytes_done, bytes_total)`` is called as the files are read.
     ``converted=True`` says the data will be converted to the provider's format before upload (as
-    ``FineTuneJob`` does), so any format that converts to it is accepted.
+    ``FineTuneJob`` does), so any format that converts to it is accepted. A file with no examples (empty,
+    or only blank lines) is an ``empty_file`` error.
     """
     with tempfile.TemporaryDirectory(prefix="ftkit-validate-") as tmp:
         named = {"train": source, "validation": validation, "test": test}
