@@ -53,6 +53,7 @@ class Checker:
         self.model = args.model or _default_model(self.work, smoke=args.smoke)
         self.rows = text_rows(args.examples, max_words=args.seq // 2)
         self.failed = 0
+        self.trained: dict[str, Any] = {}  # the first plain SFT trainer per adapter, reused by the merge check
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -107,6 +108,8 @@ class Checker:
         trainer = build_trainer(spec, options, settings, train_rows=rows or spec.train, eval_rows=None,
                                 output_dir=out, callbacks=[])
         result = trainer.train()
+        if not (settings.packing or settings.padding_free) and spec.method.value == "sft":
+            self.trained.setdefault(spec.adapter.value, trainer)
         model = trainer.model
         trainable = [p for p in model.parameters() if p.requires_grad]
         state = next((s for s in trainer.optimizer.state.values() if s), {}) if trainer.optimizer else {}
@@ -250,11 +253,13 @@ print("RESULT", ok, cpu_tensor)
         from ftkit.providers.local._settings import resolve
         from ftkit.providers.local._training import build_trainer
 
-        options = LocalOptions.model_validate(spec.options).model_copy(update={"device": self.device})
-        settings = resolve(spec, options, detect_hardware(self.device))
-        trainer = build_trainer(spec, options, settings, train_rows=spec.train, eval_rows=None,
-                                output_dir=self.work / f"run-{time.monotonic_ns()}", callbacks=[])
-        trainer.train()
+        trainer = self.trained.get(spec.adapter.value)
+        if trainer is None:  # its SFT check did not run (--only) or failed: train one here
+            options = LocalOptions.model_validate(spec.options).model_copy(update={"device": self.device})
+            settings = resolve(spec, options, detect_hardware(self.device))
+            trainer = build_trainer(spec, options, settings, train_rows=spec.train, eval_rows=None,
+                                    output_dir=self.work / f"run-{time.monotonic_ns()}", callbacks=[])
+            trainer.train()
         trainer.save_model(str(adapter_dir))
         trainer.processing_class.save_pretrained(str(adapter_dir))
         return {"nll": self._nll_of(trainer.model, trainer.processing_class)}
