@@ -22,8 +22,8 @@ transformers = pytest.importorskip("transformers")
 
 def _short(store, model: str, **overrides):
     options = {"max_steps": 3, "logging_steps": 1, "save_steps": 3, **overrides.pop("options", {})}
-    return local_job(store, model, batch_size=2, max_seq_length=64, learning_rate=1e-3, options=options,
-                     **overrides)
+    settings = {"batch_size": 2, "max_seq_length": 64, "learning_rate": 1e-3, **overrides}
+    return local_job(store, model, options=options, **settings)
 
 
 @pytest.fixture(scope="module")
