@@ -26,8 +26,6 @@ from ftkit.evaluation.stats import Difference
 __all__ = ["DemoSettings", "DemoSummary", "data_path", "few_shot_turns", "run_demo"]
 
 HERE = Path(__file__).resolve().parent
-OPENAI_MODEL = "gpt-4o-mini-2024-07-18"
-TOGETHER_MODEL = "Qwen/Qwen2.5-7B-Instruct"
 METRICS = ("exact_match", "macro_f1")
 #: the stated price of one hour of the machine that measured the throughput (a 2-vCPU cloud VM); self-hosted
 #: rows cost hours x this, so they are not $0. Pass ``hour_rate_usd=`` for your own hardware.
@@ -90,31 +88,45 @@ def _console(progress: bool) -> Any:
     return Console(stderr=True, highlight=False, quiet=not progress)
 
 
-def _managed_candidates(estimates: dict[str, Any]) -> list[Any]:
-    """Rows for managed fine-tunes (estimated cost), plus real base-model runs when keys are set."""
-    from ftkit.evaluation import Candidate
+def _managed_targets() -> list[tuple[str, str]]:
+    """``(provider, model)`` for every installed managed provider: the model its catalog recommends."""
+    from ftkit.registry import get_provider, providers_by_hosting
 
-    rows: list[Any] = [
-        Candidate(name=f"openai {OPENAI_MODEL} (planned)", provider="openai", base_model=OPENAI_MODEL,
-                  estimate=estimates.get("openai"), note="not trained here: training cost is the estimate"),
-        Candidate(name=f"together {TOGETHER_MODEL} (planned)", provider="together",
-                  base_model=TOGETHER_MODEL, estimate=estimates.get("together"),
-                  note="not trained here: training cost is the estimate"),
-    ]
-    if os.environ.get("OPENAI_API_KEY"):
-        rows.append(Candidate(name=f"openai {OPENAI_MODEL} (base, live)", model=f"openai:{OPENAI_MODEL}"))
-    if os.environ.get("TOGETHER_API_KEY"):
-        rows.append(Candidate(name=f"together {TOGETHER_MODEL} (base, live)", model=f"together:{TOGETHER_MODEL}"))
-    return rows
+    targets = []
+    for hosting, names in providers_by_hosting().items():
+        if hosting == "self-hosted":
+            continue
+        targets += [(name, model) for name in names if (model := get_provider(name).default_model())]
+    return sorted(targets)
+
+
+def _managed_candidates(estimates: dict[str, Any]) -> list[Any]:
+    """Rows for managed fine-tunes (estimated cost), plus real base-model runs where a key is set."""
+    from ftkit.evaluation import Candidate
+    from ftkit.registry import get_provider
+
+    rows: list[Any] = []
+    live: list[Any] = []
+    for provider, model in _managed_targets():
+        if provider not in estimates:
+            continue
+        rows.append(Candidate(name=f"{provider} {model} (planned)", provider=provider, base_model=model,
+                              estimate=estimates[provider],
+                              note="not trained here: training cost is the estimate"))
+        key = get_provider(provider).credential_env
+        if key and os.environ.get(key):
+            live.append(Candidate(name=f"{provider} {model} (base, live)", model=f"{provider}:{model}"))
+    return rows + live
 
 
 def _plan(console: Any, train: Path, base_dir: str | Path) -> dict[str, Any]:
     from ftkit.errors import FtkitError
     from ftkit.estimation import plan
+    from ftkit.registry import self_hosted_provider
 
     estimates: dict[str, Any] = {}
     try:
-        targets = [("openai", OPENAI_MODEL), ("together", TOGETHER_MODEL), ("local", str(base_dir))]
+        targets = [*_managed_targets(), (self_hosted_provider(), str(base_dir))]
         for estimate in plan(str(train), targets=targets):
             estimates[estimate.provider] = estimate
             cost = f"${estimate.cost_usd:.2f}" if estimate.cost_usd is not None else "your hardware"
@@ -130,9 +142,10 @@ def _train(console: Any, settings: DemoSettings, model: str) -> tuple[Any, str]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ftkit.job import FineTuneJob
+    from ftkit.registry import self_hosted_provider
 
     job = FineTuneJob(
-        provider="local", model=model, train=str(data_path("train")), validation=str(data_path("validation")),
+        provider=self_hosted_provider(), model=model, train=str(data_path("train")), validation=str(data_path("validation")),
         adapter="lora", learning_rate=settings.learning_rate, batch_size=settings.batch_size, lora_r=settings.lora_r,
         lora_alpha=2 * settings.lora_r, max_seq_length=settings.max_seq_length, seed=0,
         name="ftkit demo: ticket router", options={"max_steps": settings.max_steps, "logging_steps": 4},
@@ -214,7 +227,10 @@ def run_demo(
     console.rule("[bold]ftkit demo[/]: route support tickets to 7 queues")
 
     console.print("[bold]1. Data[/]: bundled Northwind support tickets")
-    report = validate(str(data_path("train")), provider="local", validation=str(data_path("validation")))
+    from ftkit.registry import self_hosted_provider
+
+    report = validate(str(data_path("train")), provider=self_hosted_provider(),
+                      validation=str(data_path("validation")))
     console.print(f"  train {data_path('train').name}: {'valid' if report.ok else 'has errors'}, "
                   f"{len(report.errors)} errors, {len(report.warnings)} warnings")
 
