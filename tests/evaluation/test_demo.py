@@ -18,7 +18,7 @@ from ftkit.job import FineTuneJob
 def _demo(out: Path, home: Path, *flags: str) -> dict:
     run = subprocess.run(
         [str(Path(sys.executable).parent / "ftkit"), "demo", "--quick", "--json", "--out", str(out), *flags],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "FTKIT_HOME": str(home)},
+        capture_output=True, text=True, timeout=1200, env={**os.environ, "FTKIT_HOME": str(home)},
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "4. Fine-tune" in run.stderr  # progress went to stderr, JSON alone to stdout
