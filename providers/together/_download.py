@@ -15,9 +15,16 @@ from typing import Literal
 
 from ftkit.errors import ConfigError, ProviderError
 
-__all__ = ["DownloadKind", "extract_tar_zst"]
+__all__ = ["DownloadKind", "check_destination", "extract_tar_zst"]
 
 DownloadKind = Literal["adapter", "merged", "model_output_path"]
+
+
+def check_destination(dest: Path) -> None:
+    """Weights go into a new or empty folder only: a folder the user already filled is never overwritten."""
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ConfigError(f"{dest} already exists and is not an empty folder; download into a new folder "
+                          "(ftkit never overwrites what is there).")
 
 
 def extract_tar_zst(archive: Path, dest: Path) -> Path:
@@ -30,6 +37,7 @@ def extract_tar_zst(archive: Path, dest: Path) -> Path:
         import zstandard
     except ImportError as e:  # pragma: no cover - part of ftkit[together]
         raise ConfigError("Unpacking Together weights needs zstandard: pip install 'ftkit[together]'") from e
+    check_destination(dest)
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".ftkit-unpack-") as tmp:
         staging = Path(tmp)
@@ -51,12 +59,7 @@ def extract_tar_zst(archive: Path, dest: Path) -> Path:
                     shutil.copyfileobj(source, out)
         root = _single_folder(staging)
         for item in root.iterdir():
-            destination = dest / item.name
-            if destination.is_dir():
-                shutil.rmtree(destination)
-            elif destination.exists():
-                destination.unlink()
-            shutil.move(str(item), destination)
+            shutil.move(str(item), dest / item.name)  # dest was empty: nothing of the user's is replaced
     return dest
 
 

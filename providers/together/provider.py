@@ -27,7 +27,7 @@ from ftkit.types import Capability, EventPage, GenerationSettings, JobState, Job
 
 from . import _deploy
 from ._client import PROVIDER, TogetherApi
-from ._download import DownloadKind, extract_tar_zst
+from ._download import DownloadKind, check_destination, extract_tar_zst
 from ._limits import catalog_limits, limit_problems
 from ._metrics import fetch_metric_rows, final_metrics, loss_curves, merged_page, metric_events
 from ._options import TogetherOptions
@@ -300,6 +300,7 @@ class TogetherProvider(ManagedProvider):
         if model.info.get("training_type") == "full" and kind == "adapter":
             kind = "model_output_path"  # a full fine-tune has no adapter: the whole model is the output
         target = Path(dest) if dest is not None else Path.cwd() / f"{remote_id}-{kind}"
+        check_destination(target)  # before a byte is fetched
         target.parent.mkdir(parents=True, exist_ok=True)
         step = f"-step{checkpoint_step}" if checkpoint_step is not None else ""
         archive = target.parent / f".{target.name}{step}.tar.zst.part"  # kept on failure: the next call resumes

@@ -7,9 +7,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from ftkit.providers.together._download import extract_tar_zst
+from ftkit.providers.together._download import check_destination, extract_tar_zst
 
-from ftkit.errors import ProviderError
+from ftkit.errors import ConfigError, ProviderError
 
 zstandard = pytest.importorskip("zstandard")
 
@@ -49,3 +49,12 @@ def test_unsafe_members_are_refused(tmp_path: Path, member: tuple) -> None:
         extract_tar_zst(path, tmp_path / "dest")
     assert not (tmp_path / "escape.txt").exists()
     assert not (tmp_path / "dest" / "ok.txt").exists(), "nothing is half-unpacked into the destination"
+
+
+def test_a_folder_the_user_filled_is_refused_and_left_as_it_was(tmp_path):
+    dest = tmp_path / "mine"
+    dest.mkdir()
+    (dest / "adapter_config.json").write_text("the user's own file")
+    with pytest.raises(ConfigError, match="not an empty folder"):
+        check_destination(dest)
+    assert (dest / "adapter_config.json").read_text() == "the user's own file"
