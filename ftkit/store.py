@@ -24,6 +24,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -110,7 +111,7 @@ class JobStore:
             except BaseException:
                 db.close()
                 raise
-            db.execute("PRAGMA journal_mode = WAL")
+            _enter_wal(db)
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
             db.execute("PRAGMA busy_timeout = 30000")
@@ -409,3 +410,24 @@ def _owner_alive(owner: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _enter_wal(db: sqlite3.Connection, *, patience_s: float = 30.0) -> None:
+    """Switch ``db``'s file to WAL, waiting for other connections doing the same.
+
+    Leaving a rollback journal (a file written by ftkit 0.1, or one copied from elsewhere) needs an
+    exclusive lock. When two connections race for it, SQLite answers the loser "database is locked" at
+    once instead of calling the busy handler, because both hold a shared lock and waiting could deadlock;
+    so the switch is retried here, for as long as a writer would wait (``busy_timeout``).
+    """
+    deadline = time.monotonic() + patience_s
+    delay = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
