@@ -98,3 +98,29 @@ def test_qlora_and_dpo_train_on_the_real_model(smollm, store):
         model = job.wait(timeout=300)
         assert model.metrics["global_step"] == 2
         assert (Path(model.adapter_path) / "adapter_model.safetensors").is_file()
+
+
+def test_a_batch_behind_one_few_shot_prompt_answers_as_each_prompt_alone(smollm):
+    """The shared-prefix path (the demonstrations computed once per batch) gives the answers, and the prompt
+    token counts, of generating every prompt by itself, where nothing is shared."""
+    from ftkit.providers.local._inference import _shared_prefix_length, generate, load_for_inference
+
+    from ftkit.demo.runner import few_shot_turns
+    from ftkit.model import TrainedModel
+    from ftkit.types import GenerationSettings
+
+    loaded = load_for_inference(TrainedModel(provider="local", model_id=smollm))
+    system = {"role": "system", "content": "Route the ticket: answer with one queue name."}
+    tickets = ["I was charged twice this month.", "My parcel never arrived.", "The app crashes on login.",
+               "How do I reset my password?", "Can I return a used thermostat?"]
+    prompts = [[system, *few_shot_turns(3), {"role": "user", "content": t}] for t in tickets]
+    settings = GenerationSettings(max_new_tokens=6, batch_size=len(prompts))
+    rows = [loaded.tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True,
+                                                 return_dict=True)["input_ids"] for p in prompts]
+    assert _shared_prefix_length(rows) > 100  # system prompt and three demonstrations, shared
+
+    together = generate(loaded, prompts, settings)
+    alone = generate(loaded, prompts, settings.model_copy(update={"batch_size": 1}))
+    assert [g.text for g in together] == [g.text for g in alone]
+    assert [g.prompt_tokens for g in together] == [len(r) for r in rows]
+    assert all(g.text.strip() for g in together)
