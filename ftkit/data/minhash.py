@@ -170,23 +170,31 @@ def _densify(signature: np.ndarray) -> np.ndarray:
     gaps = original == _EMPTY32
     filled = original.copy()
     still = gaps.copy()
+    # buffers reused by every round: short texts leave most bins empty, so all eight rounds usually run
+    candidate = np.empty_like(original)
+    usable = np.empty_like(gaps)
     for source in _SOURCES.get(p, ()):
-        candidate = original[source]
-        take = still & (candidate != _EMPTY32)
-        np.copyto(filled, candidate, where=take)
-        still &= ~take
+        np.take(original, source, axis=0, out=candidate)
+        np.not_equal(candidate, _EMPTY32, out=usable)
+        np.logical_and(usable, still, out=usable)
+        np.copyto(filled, candidate, where=usable)
+        np.logical_xor(still, usable, out=still)  # usable is a subset of still
         if not still.any():
             break
-    left = np.flatnonzero(still.any(axis=0))
-    if len(left):
-        sub, sub_gaps = original[:, left], gaps[:, left]
-        columns = np.arange(2 * p, dtype=np.int16)[:, None]
-        position = np.where(np.concatenate((sub_gaps, sub_gaps)), np.int16(4 * p), columns)
-        nearest = np.minimum.accumulate(position[::-1], axis=0)[::-1][:p]
-        bins, texts = np.nonzero(still[:, left])
-        target = nearest[bins, texts].astype(np.intp)
+    bins, texts = np.nonzero(still)
+    if len(bins):
+        # the nearest bin at or to the right of each still-empty one (circularly) that was hashed into:
+        # flat (text, bin) positions of the hashed bins, sorted, searched for each still-empty position
+        hashed = np.flatnonzero(~gaps.T)  # text-major, so each text's hashed bins are consecutive
+        query = texts * p + bins
+        found = np.searchsorted(hashed, query)
+        nearest = hashed[np.minimum(found, len(hashed) - 1)]
+        first_hashed = hashed[np.searchsorted(hashed, np.arange(filled.shape[1]) * p)]  # each row has one
+        first_of_text = first_hashed[texts]
+        wraps = (found == len(hashed)) | (nearest // p != texts)
+        target = np.where(wraps, first_of_text - texts * p + p, nearest - texts * p)
         distance = (target - bins).astype(np.uint32)
-        borrowed = sub[target % p, texts]
-        filled[bins, left[texts]] = (borrowed + distance * _ROTATION_STEP) & np.uint32(0xFFFFFFFE)
+        borrowed = original[target % p, texts]
+        filled[bins, texts] = (borrowed + distance * _ROTATION_STEP) & np.uint32(0xFFFFFFFE)
     signature[todo] = filled.T
     return signature
