@@ -6,6 +6,11 @@ from it (``base64(token bytes) + " " + rank`` per line) into tiktoken's own cach
 file against the SHA-256 hard-coded in ``tiktoken_ext.openai_public`` before using it, so a wrong file is
 refused, never used. When tiktoken is missing or its cache is not writable, ``bpe-openai`` counts directly
 (same tokens; it is a tiktoken-compatible implementation).
+
+Reading tiktoken's rank file (base64 per line, 200,000 lines for o200k) takes about half a second, in
+every process that counts: the validator's helpers each pay it. Once tiktoken has read and verified it,
+ftkit keeps the parsed ranks in its own home (``$FTKIT_HOME/cache/tiktoken``, marshal: about 0.07 s to
+load) and builds the same encoding from them in later processes.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import marshal
 import os
+import sys
 import tempfile
 from typing import Any
 
@@ -86,7 +93,12 @@ def get_encoding(encoding_name: str) -> tuple[Any, str]:
         import tiktoken
 
         if seed_tiktoken_cache(encoding_name):
-            return tiktoken.get_encoding(encoding_name), "tiktoken"
+            cached = _from_ranks_cache(encoding_name)
+            if cached is not None:
+                return cached, "tiktoken"
+            encoding = tiktoken.get_encoding(encoding_name)  # reads the file and checks its SHA-256
+            _write_ranks_cache(encoding_name, encoding)
+            return encoding, "tiktoken"
     except ImportError:
         pass
     except Exception:  # tiktoken refused the seeded file (hash) or could not read it: use bpe-openai
@@ -99,3 +111,51 @@ def get_encoding(encoding_name: str) -> tuple[Any, str]:
         raise ConfigError(
             "Counting OpenAI tokens offline needs tiktoken and bpe-openai: pip install 'ftkit[openai]'."
         ) from None
+
+
+def _ranks_cache_path(encoding_name: str) -> str:
+    import tiktoken
+
+    from ftkit.store import default_home
+
+    # marshal's format belongs to the Python version, the ranks to the tiktoken version that verified them
+    python = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    return os.path.join(default_home(), "cache", "tiktoken", f"{encoding_name}-{tiktoken.__version__}-{python}.marshal")
+
+
+def _from_ranks_cache(encoding_name: str) -> Any:
+    """The encoding built from ftkit's copy of its ranks; None when there is no usable copy."""
+    import tiktoken
+
+    try:
+        with open(_ranks_cache_path(encoding_name), "rb") as f:
+            data = marshal.loads(f.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not (isinstance(data, dict) and isinstance(data.get("pat_str"), str)
+            and isinstance(data.get("special_tokens"), dict) and isinstance(data.get("mergeable_ranks"), dict)
+            and len(data["mergeable_ranks"]) > 1000):
+        return None
+    try:
+        return tiktoken.Encoding(name=encoding_name, pat_str=data["pat_str"], mergeable_ranks=data["mergeable_ranks"],
+                                 special_tokens=data["special_tokens"])
+    except Exception:  # a copy tiktoken cannot use: read its own file instead
+        return None
+
+
+def _write_ranks_cache(encoding_name: str, encoding: Any) -> None:
+    """Keep the verified ranks for later processes; best effort (a read-only home just stays slower)."""
+    ranks = getattr(encoding, "_mergeable_ranks", None)
+    pattern = getattr(encoding, "_pat_str", None)
+    special = getattr(encoding, "_special_tokens", None)
+    if not (isinstance(ranks, dict) and isinstance(pattern, str) and isinstance(special, dict)):
+        return  # another tiktoken layout: nothing to keep
+    path = _ranks_cache_path(encoding_name)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".ftkit-")
+        with os.fdopen(fd, "wb") as f:
+            marshal.dump({"pat_str": pattern, "special_tokens": special, "mergeable_ranks": ranks}, f)
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the whole file or none
+    except OSError:
+        return

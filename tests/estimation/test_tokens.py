@@ -130,6 +130,31 @@ def test_seeded_tiktoken_cache_passes_tiktokens_own_hash_check(tmp_path, monkeyp
     assert len(ranks) == 100256
 
 
+def test_later_processes_build_the_same_encoding_from_ftkits_copy_of_the_ranks(ftkit_home):
+    import tiktoken
+
+    from ftkit.estimation.tiktoken_offline import (
+        _from_ranks_cache,
+        _ranks_cache_path,
+        _write_ranks_cache,
+        seed_tiktoken_cache,
+    )
+
+    assert seed_tiktoken_cache("cl100k_base")
+    assert _from_ranks_cache("cl100k_base") is None  # nothing kept yet: tiktoken reads its own file
+    verified = tiktoken.get_encoding("cl100k_base")
+    _write_ranks_cache("cl100k_base", verified)
+    assert Path(_ranks_cache_path("cl100k_base")).is_relative_to(ftkit_home)
+    copy = _from_ranks_cache("cl100k_base")
+    text = "Refund order 1234, s'il vous plaît: 日本語 <|endoftext|>\n\n  def f(x): return x**2"
+    assert copy.n_vocab == verified.n_vocab
+    assert copy.encode(text, allowed_special="all") == verified.encode(text, allowed_special="all")
+    assert copy.encode_ordinary(text) == verified.encode_ordinary(text)
+
+    Path(_ranks_cache_path("cl100k_base")).write_bytes(b"not marshal at all")  # damaged: ignored, not used
+    assert _from_ranks_cache("cl100k_base") is None
+
+
 # -- Hugging Face tokenizers with chat templates -------------------------------------------------------------
 
 CHATS = [
