@@ -56,19 +56,27 @@ def _exact(out: dict[str, list[RawIssue]], scans: list[FileScan], file_of: np.nd
            group: np.ndarray, rows: np.ndarray) -> None:
     if not len(rows):
         return
-    rows = rows[np.lexsort((rows, group[rows]))]  # by group, then in file order
-    cuts = np.flatnonzero(np.diff(group[rows])) + 1
-    for members in np.split(rows, cuts):
-        files = file_of[members]
-        for f in np.unique(files):
-            same = lines[members[files == f]]
-            if len(same) > 1:
-                out[scans[f].role].append(_cluster("duplicate", same, f"line {int(same[0])} and {len(same) - 1} exact "
-                                                                      f"cop{'y' if len(same) == 2 else 'ies'} of it"))
-        if files[0] != files[-1]:  # copies in a later file than the first copy: each such line leaks
-            for row in members[files > files[0]]:
-                _leak(out, scans, file_of, lines, int(row), members[files < file_of[row]], "leakage",
-                      "an exact copy of")
+    # by group, then file, then file order: each run of one (group, file) is one cluster
+    rows = rows[np.lexsort((rows, file_of[rows], group[rows]))]
+    groups, files = group[rows], file_of[rows]
+    group_starts = np.flatnonzero(np.diff(groups)) + 1
+    run_cuts = np.flatnonzero((np.diff(groups) != 0) | (np.diff(files) != 0)) + 1
+    for members in np.split(rows, run_cuts):
+        if len(members) > 1:
+            same = lines[members]
+            out[scans[file_of[members[0]]].role].append(_cluster(
+                "duplicate", same, f"line {int(same[0])} and {len(same) - 1} exact "
+                                   f"cop{'y' if len(same) == 2 else 'ies'} of it"))
+    if len(scans) == 1:
+        return
+    bounds = np.concatenate(([0], group_starts))
+    spans = np.flatnonzero(np.minimum.reduceat(files, bounds) != np.maximum.reduceat(files, bounds))
+    by_group = np.split(rows, group_starts)
+    for members in (by_group[i] for i in spans):  # copies in a later file than the first copy: each leaks
+        files_here = file_of[members]
+        for row in members[files_here > files_here.min()]:
+            _leak(out, scans, file_of, lines, int(row), members[files_here < file_of[row]], "leakage",
+                  "an exact copy of")
 
 
 def _near(out: dict[str, list[RawIssue]], scans: list[FileScan], file_of: np.ndarray, lines: np.ndarray,
