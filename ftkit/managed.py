@@ -177,7 +177,8 @@ class ManagedProvider(Provider):
         from ftkit import data
 
         out = ctx.workdir / f"{self.name}-{role}.jsonl"
-        path = Path(data.convert(source, self.data_format, method=ctx.spec.method.value, out=out))
+        path = Path(data.convert(source, self.data_format, method=ctx.spec.method.value, out=out,
+                                 overwrite=True))  # the job's own work folder
         content_hash = sha256_file(path)
         key = f"{role}_file"
         file_id = remembered_upload(

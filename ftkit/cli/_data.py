@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ftkit.data.report import ValidationReport
 
 _JSON = typer.Option(False, "--json", help="Print only JSON to stdout.")
+_FORCE = typer.Option(False, "--force", help="Replace output files that already exist.")
 _THRESHOLD = typer.Option(0.9, "--threshold", min=0.0, max=1.0,
                           help="Near-duplicate threshold: Jaccard similarity of word 3-shingles.")
 
@@ -103,11 +104,12 @@ def _convert(
                                "messages, messages_or_completion."),
     out: Path = typer.Option(..., "--out", help="Where to write the converted JSONL."),
     method: str | None = typer.Option(None, "--method", help="sft or dpo: make sure the rows fit the method."),
+    force: bool = _FORCE,
 ) -> None:
     """Convert a dataset to the format a provider accepts."""
     from ftkit.data import convert
 
-    path = convert(file, target, out=out, method=method)
+    path = convert(file, target, out=out, method=method, overwrite=force)
     error_console().print(f"wrote {path}")
 
 
@@ -135,13 +137,14 @@ def _split(
     seed: int = typer.Option(0, "--seed", help="Same seed, same split."),
     stratify: bool = typer.Option(False, "--stratify", help="Keep label shares equal across splits."),
     threshold: float = _THRESHOLD,
+    force: bool = _FORCE,
     as_json: bool = _JSON,
 ) -> None:
     """Deduplicate, then split into train / validation / test files deterministically."""
     from ftkit.data import split
 
     result = split(file, out, train=train, validation=validation, test=test, seed=seed, stratify=stratify,
-                   threshold=threshold)
+                   threshold=threshold, overwrite=force)
     if as_json:
         print_json({"paths": {k: str(v) for k, v in result.paths.items()}, "counts": result.counts,
                     "removed": _removed_json(result.removed)})
@@ -156,12 +159,13 @@ def _dedup(
     out: Path = typer.Option(..., "--out", help="Where to write the deduplicated JSONL."),
     threshold: float = _THRESHOLD,
     exact_only: bool = typer.Option(False, "--exact-only", help="Remove exact duplicates only."),
+    force: bool = _FORCE,
     as_json: bool = _JSON,
 ) -> None:
     """Write the dataset without exact duplicates and near-duplicates, and say what was removed."""
     from ftkit.data import dedup
 
-    result = dedup(file, out, threshold=None if exact_only else threshold)
+    result = dedup(file, out, threshold=None if exact_only else threshold, overwrite=force)
     if as_json:
         print_json({"path": str(result.path), "kept": result.kept, "removed": _removed_json(result.removed)})
         return

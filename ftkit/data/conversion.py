@@ -31,7 +31,7 @@ from ftkit.data.checks import check_example
 from ftkit.data.codes import CODES
 from ftkit.data.formats import PREFERENCE_FORMATS, detect_format, label_text, to_chat
 from ftkit.data.report import Issue, ValidationReport
-from ftkit.data.source import iter_records
+from ftkit.data.source import iter_records, refuse_to_replace
 from ftkit.errors import ConfigError, DatasetError
 
 __all__ = ["FORMATS", "CannotExpress", "DataFormat", "convert", "convertible", "label_set", "resolve_format"]
@@ -175,14 +175,18 @@ def convert(
     out: str | os.PathLike[str] | None = None,
     method: str | None = None,
     labels: list[str] | None = None,
+    overwrite: bool = False,
 ) -> list[dict[str, Any]] | Path:
     """Convert every row of ``source`` to ``target`` (a format name, a provider name or a DataFormat).
 
     Returns the rows, or writes them as JSONL to ``out`` (atomically) and returns its path. ``method``
     ("sft" or "dpo") makes sure the rows fit the training method. Raises ``DatasetError`` listing every row
-    with errors or that the target cannot express, and ``ConfigError`` for an unknown target.
+    with errors or that the target cannot express, and ``ConfigError`` for an unknown target or an ``out``
+    that already exists (unless ``overwrite=True``).
     """
     data_format = resolve_format(target)
+    if out is not None:
+        refuse_to_replace([Path(out)], overwrite=overwrite, what="convert")
     if method not in (None, "sft", "dpo"):
         raise ConfigError(f"Unknown method {method!r}; use 'sft' or 'dpo'.")
     if labels is None:

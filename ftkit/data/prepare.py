@@ -23,7 +23,7 @@ import numpy as np
 from ftkit.data.checks import check_example
 from ftkit.data.lsh import near_duplicate_pairs
 from ftkit.data.minhash import signatures
-from ftkit.data.source import iter_records
+from ftkit.data.source import iter_records, refuse_to_replace
 from ftkit.errors import ConfigError
 
 __all__ = ["DedupResult", "Removed", "SplitResult", "dedup", "split"]
@@ -111,8 +111,11 @@ def _write_rows(source: Any, targets: dict[int, Path], destination_of: dict[int,
             Path(temps[key]).unlink(missing_ok=True)
 
 
-def dedup(source: Any, out: str | os.PathLike[str], *, threshold: float | None = 0.9) -> DedupResult:
-    """Write ``source`` without exact duplicates and (unless ``threshold`` is None) near-duplicates."""
+def dedup(source: Any, out: str | os.PathLike[str], *, threshold: float | None = 0.9,
+          overwrite: bool = False) -> DedupResult:
+    """Write ``source`` without exact duplicates and (unless ``threshold`` is None) near-duplicates. An
+    existing ``out`` (the input itself included) is refused unless ``overwrite=True``."""
+    refuse_to_replace([Path(out)], overwrite=overwrite, what="dedup")
     lines, hashes, sigs, _ = _fingerprints(source)
     removed = _duplicates(lines, hashes, sigs, threshold)
     dropped = {r.line for r in removed}
@@ -131,16 +134,19 @@ def split(
     seed: int = 0,
     stratify: bool = False,
     threshold: float | None = 0.9,
+    overwrite: bool = False,
 ) -> SplitResult:
     """Deduplicate, then split into ``train.jsonl``, ``validation.jsonl`` and ``test.jsonl`` in ``out_dir``.
 
     Duplicates go first, so no example (or near-copy) lands in two splits. The same seed gives the same
     split. ``stratify`` keeps each label's share equal across splits (classification data). A fraction of
-    0 skips that file.
+    0 skips that file. Files of those names already in ``out_dir`` are refused unless ``overwrite=True``.
     """
     fractions = {"train": train, "validation": validation, "test": test}
     if any(f < 0 for f in fractions.values()) or not 0.999 <= sum(fractions.values()) <= 1.001:
         raise ConfigError(f"Split fractions must be >= 0 and add up to 1, got {fractions}.")
+    refuse_to_replace([Path(out_dir) / f"{n}.jsonl" for n, f in fractions.items() if f > 0], overwrite=overwrite,
+                      what="split")
     lines, hashes, sigs, labels = _fingerprints(source)
     removed = _duplicates(lines, hashes, sigs, threshold)
     dropped = {r.line for r in removed}

@@ -21,7 +21,7 @@ from typing import Any
 
 from ftkit.errors import ConfigError
 
-__all__ = ["as_path", "in_memory_records", "iter_records", "materialize"]
+__all__ = ["as_path", "in_memory_records", "iter_records", "materialize", "refuse_to_replace"]
 
 
 def as_path(source: Any) -> Path | None:
@@ -125,3 +125,16 @@ def iter_records(source: Any) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(record, dict):
                 raise ConfigError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}.")
             yield number, record
+
+
+def refuse_to_replace(outputs: Iterable[Path], *, overwrite: bool, what: str) -> None:
+    """Raise ``ConfigError`` before any work when an output file already exists, unless ``overwrite``.
+
+    The writers (convert, dedup, split) replace their targets atomically, which would silently discard a
+    file the user already had there, such as an earlier split or the input itself."""
+    existing = [str(p) for p in outputs if p.exists()]
+    if existing and not overwrite:
+        raise ConfigError(
+            f"{what} would replace {', '.join(existing)}, which already exist{'s' if len(existing) == 1 else ''}; "
+            "nothing was written. Choose another output path, or pass overwrite=True (--force) to replace it."
+        )

@@ -85,7 +85,8 @@ def keep_data(job: FineTuneJob, *, train: str | Path | None = None, validation: 
         if not chat.is_file() or manifest[remote.role].get("chat_of") != sha:
             from ftkit import data
 
-            data.convert(str(raw), "chat", method=job.spec.method.value, out=chat)
+            data.convert(str(raw), "chat", method=job.spec.method.value, out=chat,
+                         overwrite=True)  # the migration folder's own file, stale: its source changed
             manifest[remote.role]["chat_of"] = sha
             _write_json(manifest_path, manifest)
         kept.sha256[remote.role] = sha
