@@ -130,13 +130,14 @@ def test_seeded_tiktoken_cache_passes_tiktokens_own_hash_check(tmp_path, monkeyp
     assert len(ranks) == 100256
 
 
-def test_later_processes_build_the_same_encoding_from_ftkits_copy_of_the_ranks(ftkit_home):
+def test_later_processes_build_the_same_encoding_from_ftkits_copy_of_the_ranks(ftkit_home, monkeypatch):
     import tiktoken
 
     from ftkit.estimation.tiktoken_offline import (
         _from_ranks_cache,
         _ranks_cache_path,
         _write_ranks_cache,
+        get_encoding,
         seed_tiktoken_cache,
     )
 
@@ -150,6 +151,13 @@ def test_later_processes_build_the_same_encoding_from_ftkits_copy_of_the_ranks(f
     assert copy.n_vocab == verified.n_vocab
     assert copy.encode(text, allowed_special="all") == verified.encode(text, allowed_special="all")
     assert copy.encode_ordinary(text) == verified.encode_ordinary(text)
+
+    def no_reading(name: str) -> None:
+        raise AssertionError("tiktoken read its rank file although ftkit's copy was there")
+
+    monkeypatch.setattr(tiktoken, "get_encoding", no_reading)
+    built, backend = get_encoding.__wrapped__("cl100k_base")  # what a new process runs (no lru_cache)
+    assert backend == "tiktoken" and built.encode_ordinary(text) == verified.encode_ordinary(text)
 
     Path(_ranks_cache_path("cl100k_base")).write_bytes(b"not marshal at all")  # damaged: ignored, not used
     assert _from_ranks_cache("cl100k_base") is None

@@ -100,7 +100,7 @@ def test_qlora_and_dpo_train_on_the_real_model(smollm, store):
         assert (Path(model.adapter_path) / "adapter_model.safetensors").is_file()
 
 
-def test_a_batch_behind_one_few_shot_prompt_answers_as_each_prompt_alone(smollm):
+def test_a_batch_behind_one_few_shot_prompt_answers_as_each_prompt_alone(smollm, monkeypatch):
     """The shared-prefix path (the demonstrations computed once per batch) gives the answers, and the prompt
     token counts, of generating every prompt by itself, where nothing is shared."""
     from ftkit.providers.local._inference import _shared_prefix_length, generate, load_for_inference
@@ -119,8 +119,16 @@ def test_a_batch_behind_one_few_shot_prompt_answers_as_each_prompt_alone(smollm)
                                                  return_dict=True)["input_ids"] for p in prompts]
     assert _shared_prefix_length(rows) > 100  # system prompt and three demonstrations, shared
 
+    from ftkit.providers.local import _inference
+
+    shared: list[int] = []  # what the batched call computed once: recorded around the real function
+    real = _inference._prefix_cache
+    monkeypatch.setattr(_inference, "_prefix_cache", lambda loaded, prefix, copies: (
+        shared.append(len(prefix)) or real(loaded, prefix, copies)))
     together = generate(loaded, prompts, settings)
+    assert shared == [_shared_prefix_length(rows)]  # the batch really took the shared-prefix path
     alone = generate(loaded, prompts, settings.model_copy(update={"batch_size": 1}))
+    assert shared == [_shared_prefix_length(rows)]  # one prompt per batch: nothing shared
     assert [g.text for g in together] == [g.text for g in alone]
     assert [g.prompt_tokens for g in together] == [len(r) for r in rows]
     assert all(g.text.strip() for g in together)
