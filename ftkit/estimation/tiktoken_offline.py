@@ -16,6 +16,7 @@ load) and builds the same encoding from them in later processes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import marshal
@@ -154,8 +155,12 @@ def _write_ranks_cache(encoding_name: str, encoding: Any) -> None:
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".ftkit-")
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "wb") as f:
             marshal.dump({"pat_str": pattern, "special_tokens": special, "mergeable_ranks": ranks}, f)
         os.replace(tmp, path)  # atomic: a concurrent reader sees the whole file or none
     except OSError:
-        return
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # ftkit's own temporary file (a full disk): no half-written copy stays
