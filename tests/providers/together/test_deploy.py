@@ -71,8 +71,16 @@ def test_an_error_during_evaluation_still_deletes_the_deployment(server: Togethe
 
 _CHILD = textwrap.dedent(
     """
+    import signal
     import sys
     from pathlib import Path
+
+    # Ctrl-C as a user's terminal delivers it: a SIGINT ignored or blocked in the test runner is inherited
+    # across exec (Python then installs no handler), which made the child finish as if never interrupted.
+    print(f"inherited SIGINT: {signal.getsignal(signal.SIGINT)!r}, blocked: {signal.pthread_sigmask(signal.SIG_BLOCK, [])}",
+          file=sys.stderr)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
     from ftkit.evaluation import evaluate
     from ftkit.model import TrainedModel
     from ftkit.providers.together import TogetherProvider
@@ -178,8 +186,16 @@ def test_the_catalogs_default_model_is_deployable_and_priced() -> None:
 
 _DEPLOYING_CHILD = textwrap.dedent(
     """
+    import signal
     import sys
     from pathlib import Path
+
+    # Ctrl-C as a user's terminal delivers it: a SIGINT ignored or blocked in the test runner is inherited
+    # across exec (Python then installs no handler), which made the child finish as if never interrupted.
+    print(f"inherited SIGINT: {signal.getsignal(signal.SIGINT)!r}, blocked: {signal.pthread_sigmask(signal.SIG_BLOCK, [])}",
+          file=sys.stderr)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
     from ftkit.model import TrainedModel
     from ftkit.providers.together import TogetherProvider
 
