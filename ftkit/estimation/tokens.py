@@ -121,8 +121,19 @@ class TiktokenChatCounter:
         from ftkit.estimation.tiktoken_offline import get_encoding
 
         self.encoding_name = encoding_name
+        self._role_lengths: dict[str, int] = {}
         self._encoding, backend = get_encoding(encoding_name)
         self.name = f"{backend} {encoding_name} (OpenAI cookbook chat formula)"
+
+    def _role_length(self, role: str) -> int:
+        # a handful of roles recur in every message: tokenized once per process, not once per block
+        known = self._role_lengths
+        n = known.get(role)
+        if n is None:
+            n = len(self._encoding.encode_ordinary(role))
+            if len(known) < 64:  # a file with a new "role" on every line must not grow this without end
+                known[role] = n
+        return n
 
     def _lengths(self, texts: Iterable[str]) -> dict[str, int]:
         # Every distinct string is encoded once, in a plain loop: tiktoken 0.14's encode_ordinary_batch
@@ -168,12 +179,11 @@ class TiktokenChatCounter:
                 texts.extend(text for text, _, _ in plan if text)
             else:
                 plan = messages
-                for message in messages:
-                    texts.append(message["role"])
-                    texts.append(message["content"])
+                texts.extend([message["content"] for message in messages])
             plans.append(plan)
         lengths = self._lengths(texts)
         lengths[""] = 0
+        role_length = self._role_length
         results = []
         for plan in plans:
             total = trained = 0
@@ -181,7 +191,7 @@ class TiktokenChatCounter:
                 total = REPLY_PRIMING_TOKENS + TOKENS_PER_MESSAGE * len(plan)
                 for message in plan:
                     n = lengths[message["content"]]
-                    total += lengths[message["role"]] + n
+                    total += role_length(message["role"]) + n
                     if message["role"] == "assistant":
                         trained += n
             else:

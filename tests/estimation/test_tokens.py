@@ -130,6 +130,34 @@ def test_seeded_tiktoken_cache_passes_tiktokens_own_hash_check(tmp_path, monkeyp
     assert len(ranks) == 100256
 
 
+def test_seeding_builds_the_rank_file_in_a_child_so_the_callers_memory_stays_small(tmp_path):
+    """bpe-openai's vocabulary (~200 MB) is loaded by a short-lived child, never by the seeding process;
+    processes seeding at once (the validator and its helper) all get the same verified file."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from ftkit.estimation.tiktoken_offline import seed_tiktoken_cache;"
+        "assert seed_tiktoken_cache('cl100k_base');"
+        "assert 'bpe_openai' not in sys.modules, 'the vocabulary was loaded in the calling process'"
+    )
+    env = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path)}
+    seeders = [subprocess.Popen([sys.executable, "-c", code], env=env) for _ in range(3)]
+    assert [p.wait(timeout=300) for p in seeders] == [0, 0, 0]
+    rank_files = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert len(rank_files) == 1 and not [p for p in tmp_path.iterdir() if p.name.startswith(".ftkit-") and
+                                        p.name != ".ftkit-seeding.lock"]  # no temporary file left behind
+    check = (
+        "import tiktoken.load;"
+        "ranks = tiktoken.load.load_tiktoken_bpe("
+        "'https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken',"
+        "expected_hash='223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7');"
+        "assert len(ranks) == 100256"
+    )
+    subprocess.run([sys.executable, "-c", check], env=env, check=True)  # tiktoken's own hash check
+
+
 def test_later_processes_build_the_same_encoding_from_ftkits_copy_of_the_ranks(ftkit_home, monkeypatch):
     import tiktoken
 
