@@ -5,15 +5,13 @@
 >>> rows = data.convert("alpaca.jsonl", "openai")                                   # doctest: +SKIP
 >>> data.split("all.jsonl", "splits/", train=0.8, validation=0.1, test=0.1, seed=0)  # doctest: +SKIP
 
-Submodules load on first use, so ``import ftkit`` (which needs only the report types) stays light.
+Submodules load on first use, so ``import ftkit.data`` costs nothing until a name is used.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
-
-from ftkit.data.report import DatasetStats, Issue, ValidationReport
 
 if TYPE_CHECKING:
     from ftkit.data.conversion import FORMATS, DataFormat, convert, label_set
@@ -27,10 +25,16 @@ if TYPE_CHECKING:
         to_chat,
     )
     from ftkit.data.prepare import DedupResult, SplitResult, dedup, split
+    from ftkit.data.report import DatasetStats, Issue, ValidationReport
     from ftkit.data.source import iter_records, materialize
     from ftkit.data.validator import validate
 
+# Nothing is imported eagerly: the validator's helper processes import ftkit.data._chunk, and building the
+# report's pydantic models (~0.2 s) would be paid by every one of them for nothing.
 _LAZY = {
+    "DatasetStats": "report",
+    "Issue": "report",
+    "ValidationReport": "report",
     "FORMATS": "conversion",
     "DataFormat": "conversion",
     "convert": "conversion",

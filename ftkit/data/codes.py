@@ -5,9 +5,10 @@ Codes are stable: scripts and CI match on them. ``docs/data.md`` lists the same 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from ftkit.data.report import Severity
+if TYPE_CHECKING:  # the report's pydantic models are not needed to check lines (helper processes)
+    from ftkit.data.report import Severity
 
 __all__ = ["CODES", "Code", "RawIssue"]
 
