@@ -23,6 +23,7 @@ import marshal
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from ftkit.errors import ConfigError
@@ -85,7 +86,8 @@ def seed_tiktoken_cache(encoding_name: str) -> bool:
 
 
 @contextlib.contextmanager
-def _seeding_lock(cache_dir: str) -> Any:
+def _seeding_lock(cache_dir: str) -> Iterator[None]:
+    """One seeding process at a time per cache folder (the lock file stays there, empty)."""
     try:
         import fcntl
     except ImportError:  # Windows: no lock; two writers each replace the file atomically with the same bytes

@@ -19,6 +19,25 @@ def test_import_ftkit_imports_nothing_heavy():
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
 
 
+def test_the_validators_block_checker_loads_neither_the_job_api_nor_the_report_models():
+    # every helper process of `ftkit validate` imports it on start: each of these cost it time (~0.3 s)
+    loaded = _modules_after("import ftkit.data._chunk")
+    unwanted = {"ftkit.job", "ftkit.data.report", "pydantic", "ftkit.cli", "typer", "rich", "torch"}
+    assert not loaded & unwanted, loaded & unwanted
+
+
+def test_public_names_resolve_on_first_use_to_their_modules_objects():
+    import ftkit
+    import ftkit.data
+    from ftkit.data.report import ValidationReport
+    from ftkit.errors import FtkitError
+    from ftkit.job import FineTuneJob
+
+    assert ftkit.FineTuneJob is FineTuneJob and ftkit.FtkitError is FtkitError
+    assert ftkit.ValidationReport is ValidationReport is ftkit.data.ValidationReport
+    assert sorted(dir(ftkit)) == sorted(ftkit.__all__)
+
+
 def test_provider_classes_load_without_their_sdks():
     loaded = _modules_after("from ftkit.registry import get_provider\nfor n in ('local','openai','together'): get_provider(n)")
     assert not loaded & {"torch", "transformers", "openai", "together"}, loaded & {"torch", "transformers", "openai", "together"}
